@@ -1,0 +1,47 @@
+"""Deployment settings: one pydantic model read from the environment once, lazily.
+
+Nothing here runs at import time, so a missing variable fails the first request that needs it
+with a clear message instead of breaking the cold start.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field, field_validator
+
+DEFAULT_INTERCOM_VERSION = "2.15"
+
+
+class Settings(BaseModel):
+    table_name: str = Field(default="", alias="TABLE_NAME")
+    queue_url: str = Field(default="", alias="QUEUE_URL")
+    kms_key_id: str = Field(default="", alias="KMS_KEY_ID")
+    # Deployed: Secrets Manager ARNs read through Powertools Parameters.
+    organization_secret_arn: str = Field(default="", alias="ORGANIZATION_SECRET_ARN")
+    user_secrets_arn: str = Field(default="", alias="USER_SECRETS_ARN")
+    # Local: the secrets themselves (development defaults documented in the README).
+    organization_secret: str = Field(default="", alias="ORGANIZATION_SECRET")
+    user_secret: str = Field(default="", alias="USER_SECRET")
+    # Points every instance at another Intercom (a simulated one locally and in tests).
+    intercom_api_base_url: str = Field(default="", alias="INTERCOM_API_BASE_URL")
+    intercom_api_version: str = Field(default=DEFAULT_INTERCOM_VERSION, alias="INTERCOM_API_VERSION")
+    # Hosts a callback may reach although they resolve to non-public addresses (local runs, tests).
+    callback_allowed_hosts: frozenset[str] = Field(default=frozenset(), alias="CALLBACK_ALLOWED_HOSTS")
+    allow_http_callbacks: bool = Field(default=False, alias="ALLOW_HTTP_CALLBACKS")
+    instance_cache_seconds: float = Field(default=5.0, alias="INSTANCE_CACHE_SECONDS")
+    callback_timeout_seconds: float = Field(default=15.0, alias="CALLBACK_TIMEOUT_SECONDS")
+    secrets_cache_seconds: int = Field(default=300, alias="SECRETS_CACHE_SECONDS")
+
+    @field_validator("callback_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.model_validate({k: v for k, v in os.environ.items() if k.isupper()})
