@@ -1,5 +1,6 @@
 # Intercom Events on AWS. `make help` lists the targets; each installs what it needs.
 SHELL := /bin/bash
+export SAM_CLI_TELEMETRY := 0
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3.11
@@ -38,7 +39,8 @@ test: $(VENV)/.installed ## run every test (unit, integration, e2e on the local 
 lint: $(VENV)/.installed ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy layers/core/intercom_events functions local
+	MYPYPATH=layers/core $(PY) -m mypy layers/core/intercom_events local
+	for f in functions/*/app.py; do MYPYPATH=layers/core $(PY) -m mypy $$f || exit 1; done
 
 .PHONY: local
 local: $(VENV)/.installed ## serve the API on http://127.0.0.1:$${LOCAL_API_PORT:-3000}/elements/api-v2 over an embedded AWS

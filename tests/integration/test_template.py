@@ -1,0 +1,334 @@
+"""The SAM template keeps the promises the architecture makes.
+
+Checked on the template as written (decoded by cfn-lint) and, where SAM expands something (policy
+templates into IAM statements), on the CloudFormation that the SAM translator produces.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode_str
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+# The property that would give each resource type a fixed, account-wide name.
+NAME_PROPERTIES = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Serverless::SimpleTable": "TableName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::Serverless::Function": "FunctionName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::Serverless::LayerVersion": "LayerName",
+    "AWS::Lambda::LayerVersion": "LayerName",
+    "AWS::Serverless::Api": "Name",
+    "AWS::Serverless::HttpApi": "Name",
+    "AWS::Serverless::StateMachine": "Name",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::Scheduler::ScheduleGroup": "Name",
+    "AWS::Scheduler::Schedule": "Name",
+    "AWS::Events::Rule": "Name",
+}
+
+# Services whose actions touch data: never granted on every resource.
+DATA_SERVICES = {"dynamodb", "sqs", "kms", "secretsmanager", "s3"}
+
+# The AWS-managed policies SAM attaches to the roles it generates (logs, X-Ray, the SQS event source).
+SAM_MANAGED_POLICIES = {
+    "service-role/AWSLambdaBasicExecutionRole",
+    "AWSXrayWriteOnlyAccess",
+    "service-role/AWSLambdaSQSQueueExecutionRole",
+}
+
+MAX_RECEIVE_COUNT = 9  # the first attempt plus the 8 retries of the delivery schedule
+
+
+# ---- loading ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    decoded, problems = decode_str(TEMPLATE.read_text())
+    assert not problems, [str(p) for p in problems]
+    # Plain dicts and strings, without cfn-lint's position-carrying node classes.
+    plain: dict[str, Any] = json.loads(json.dumps(decoded))
+    return plain
+
+
+@pytest.fixture(scope="module")
+def transformed(template: dict[str, Any]) -> dict[str, Any]:
+    """The CloudFormation SAM deploys: policy templates and event sources expanded."""
+    sam_transform = pytest.importorskip(
+        "samtranslator.translator.transform", reason="aws-sam-translator is not installed"
+    )
+
+    class NoManagedPolicyNames:
+        """The template names no managed policy by its short name, so there is nothing to look up."""
+
+        def load(self) -> dict[str, str]:
+            return {}
+
+    packaged = json.loads(json.dumps(template))
+    # As `sam package` leaves it: code in S3 rather than in local folders.
+    for resource in packaged["Resources"].values():
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(resource.get("Properties", {}).get(key), str):
+                resource["Properties"][key] = f"s3://artifacts/{resource['Properties'][key].strip('/')}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        output: dict[str, Any] = sam_transform.transform(packaged, {}, NoManagedPolicyNames())
+    return output
+
+
+def resources(document: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in document["Resources"].items()
+        if not types or resource["Type"] in types
+    }
+
+
+def props(resource: dict[str, Any]) -> dict[str, Any]:
+    properties: dict[str, Any] = resource.get("Properties", {})
+    return properties
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def referenced_id(value: Any) -> str | None:
+    """The logical id a `Ref` or `Fn::GetAtt` points at."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    return None
+
+
+def sub_text(value: Any) -> str | None:
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return str(sub[0] if isinstance(sub, list) else sub)
+    return None
+
+
+def global_function_property(template: dict[str, Any], name: str) -> Any:
+    return template.get("Globals", {}).get("Function", {}).get(name)
+
+
+# ---- names --------------------------------------------------------------------------------------------
+
+
+def test_no_resource_has_a_fixed_name(template: dict[str, Any]) -> None:
+    """A name, where set, derives from the stack or a generated name, so stages share an account."""
+    logical_ids = set(template["Resources"])
+    offenders = []
+    for logical_id, resource in resources(template).items():
+        key = NAME_PROPERTIES.get(resource["Type"])
+        if key is None or key not in props(resource):
+            continue
+        value = props(resource)[key]
+        text = sub_text(value)
+        placeholders = set(re.findall(r"\$\{([^}!.]+)[^}]*\}", text)) if text else set()
+        derived = referenced_id(value) in logical_ids or bool(
+            placeholders & (logical_ids | {"AWS::StackName", "AWS::StackId"})
+        )
+        if not derived:
+            offenders.append(f"{logical_id}.{key}")
+    assert offenders == []
+
+
+def test_secret_values_are_generated_at_deploy_time(template: dict[str, Any]) -> None:
+    secrets = resources(template, "AWS::SecretsManager::Secret")
+    assert secrets
+    for logical_id, secret in secrets.items():
+        assert "SecretString" not in props(secret), logical_id
+        assert "GenerateSecretString" in props(secret), logical_id
+        assert "KmsKeyId" in props(secret), logical_id
+
+
+# ---- queues -------------------------------------------------------------------------------------------
+
+
+def dead_letter_queue_ids(template: dict[str, Any]) -> set[str]:
+    targets = (
+        referenced_id(props(queue)["RedrivePolicy"]["deadLetterTargetArn"])
+        for queue in resources(template, "AWS::SQS::Queue").values()
+        if "RedrivePolicy" in props(queue)
+    )
+    return {target for target in targets if target}
+
+
+def test_every_queue_is_encrypted_at_rest(template: dict[str, Any]) -> None:
+    queues = resources(template, "AWS::SQS::Queue")
+    assert queues
+    unencrypted = [
+        logical_id
+        for logical_id, queue in queues.items()
+        if props(queue).get("SqsManagedSseEnabled") is not True and "KmsMasterKeyId" not in props(queue)
+    ]
+    assert unencrypted == []
+
+
+def test_every_queue_but_a_dead_letter_queue_redrives_after_the_last_retry(template: dict[str, Any]) -> None:
+    dead_letter_queues = dead_letter_queue_ids(template)
+    assert dead_letter_queues
+    for logical_id, queue in resources(template, "AWS::SQS::Queue").items():
+        if logical_id in dead_letter_queues:
+            continue
+        redrive = props(queue).get("RedrivePolicy")
+        assert redrive, f"{logical_id} has no dead-letter queue"
+        assert int(redrive["maxReceiveCount"]) == MAX_RECEIVE_COUNT, logical_id
+
+
+def test_every_dead_letter_queue_keeps_messages_fourteen_days(template: dict[str, Any]) -> None:
+    queues = resources(template, "AWS::SQS::Queue")
+    for logical_id in dead_letter_queue_ids(template):
+        assert int(props(queues[logical_id])["MessageRetentionPeriod"]) == 14 * 24 * 3600
+
+
+def sqs_event_sources(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (function_id, event["Properties"])
+        for function_id, function in resources(template, "AWS::Serverless::Function").items()
+        for event in props(function).get("Events", {}).values()
+        if event["Type"] == "SQS"
+    ]
+
+
+def test_queue_consumers_report_batch_item_failures(template: dict[str, Any]) -> None:
+    sources = sqs_event_sources(template)
+    assert sources
+    for function_id, source in sources:
+        assert "ReportBatchItemFailures" in source.get("FunctionResponseTypes", []), function_id
+
+
+def test_queue_visibility_is_six_times_its_consumers_timeout(template: dict[str, Any]) -> None:
+    queues = resources(template, "AWS::SQS::Queue")
+    functions = resources(template, "AWS::Serverless::Function")
+    for function_id, source in sqs_event_sources(template):
+        queue = queues[str(referenced_id(source["Queue"]))]
+        timeout = props(functions[function_id]).get("Timeout", global_function_property(template, "Timeout"))
+        assert int(props(queue)["VisibilityTimeout"]) >= 6 * int(timeout), function_id
+
+
+# ---- logs ---------------------------------------------------------------------------------------------
+
+
+def test_every_log_group_has_a_retention(template: dict[str, Any]) -> None:
+    log_groups = resources(template, "AWS::Logs::LogGroup")
+    assert log_groups
+    assert [i for i, group in log_groups.items() if "RetentionInDays" not in props(group)] == []
+
+
+def test_every_function_has_its_own_log_group(template: dict[str, Any]) -> None:
+    log_groups = resources(template, "AWS::Logs::LogGroup")
+    named_after = {sub_text(props(group).get("LogGroupName")): i for i, group in log_groups.items()}
+    for function_id, function in resources(template, "AWS::Serverless::Function").items():
+        explicit = referenced_id(props(function).get("LoggingConfig", {}).get("LogGroup"))
+        assert explicit in log_groups or f"/aws/lambda/${{{function_id}}}" in named_after, function_id
+
+
+def test_functions_log_json(template: dict[str, Any]) -> None:
+    default = (global_function_property(template, "LoggingConfig") or {}).get("LogFormat")
+    for function_id, function in resources(template, "AWS::Serverless::Function").items():
+        log_format = props(function).get("LoggingConfig", {}).get("LogFormat", default)
+        assert log_format == "JSON", function_id
+
+
+# ---- permissions --------------------------------------------------------------------------------------
+
+
+def iam_statements(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, resource in resources(
+        document, "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"
+    ).items():
+        documents = [policy["PolicyDocument"] for policy in props(resource).get("Policies", [])]
+        if "PolicyDocument" in props(resource):
+            documents.append(props(resource)["PolicyDocument"])
+        for policy_document in documents:
+            for statement in as_list(policy_document.get("Statement", [])):
+                found.append((logical_id, statement))
+    return found
+
+
+def test_no_iam_statement_allows_every_action_of_a_service(transformed: dict[str, Any]) -> None:
+    """`*` and `service:*` are refused; a narrow prefix such as SAM's `sqs:SendMessage*` is not."""
+    statements = iam_statements(transformed)
+    assert statements
+    offenders = [
+        f"{logical_id}: {action}"
+        for logical_id, statement in statements
+        if statement.get("Effect") == "Allow"
+        for action in as_list(statement.get("Action", []))
+        if action == "*" or str(action).endswith(":*")
+    ]
+    assert offenders == []
+
+
+def test_no_iam_statement_grants_data_actions_on_every_resource(transformed: dict[str, Any]) -> None:
+    offenders = []
+    for logical_id, statement in iam_statements(transformed):
+        services = {str(action).split(":")[0] for action in as_list(statement.get("Action", []))}
+        everywhere = "*" in as_list(statement.get("Resource", [])) or "NotResource" in statement
+        if statement.get("Effect") == "Allow" and services & DATA_SERVICES and everywhere:
+            offenders.append(f"{logical_id}: {sorted(services & DATA_SERVICES)}")
+    assert offenders == []
+
+
+def test_roles_carry_only_the_managed_policies_sam_attaches(transformed: dict[str, Any]) -> None:
+    attached = set()
+    for role in resources(transformed, "AWS::IAM::Role").values():
+        for arn in props(role).get("ManagedPolicyArns", []):
+            text = sub_text(arn) or str(arn)
+            attached.add(text.split(":policy/", 1)[-1])
+    assert attached <= SAM_MANAGED_POLICIES
+
+
+def test_function_policies_are_templates_scoped_to_one_resource(template: dict[str, Any]) -> None:
+    """No inline statements or managed policy names: each grant is a SAM policy template on one resource."""
+    logical_ids = set(template["Resources"])
+    for function_id, function in resources(template, "AWS::Serverless::Function").items():
+        for policy in as_list(props(function).get("Policies", [])):
+            assert isinstance(policy, dict) and len(policy) == 1, f"{function_id}: {policy}"
+            ((template_name, parameters),) = policy.items()
+            assert template_name != "Statement", f"{function_id}: inline statement"
+            targets = [referenced_id(value) for value in parameters.values()]
+            assert len(targets) == 1 and targets[0] in logical_ids, f"{function_id}: {template_name}"
+
+
+# ---- dependencies -------------------------------------------------------------------------------------
+
+
+def normalized_requirement(line: str) -> str:
+    requirement = re.sub(r"\s+", "", line)
+    match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(.*)", requirement)
+    assert match, line
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() + match.group(2).lower()
+
+
+def test_layer_requirements_are_the_project_dependencies() -> None:
+    layer = [
+        normalized_requirement(line)
+        for line in (ROOT / "layers/core/requirements.txt").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert sorted(layer) == sorted(normalized_requirement(requirement) for requirement in project)
