@@ -1,0 +1,46 @@
+"""The dispatcher function: SQS batches of callback jobs, delivered concurrently, failures reported per item.
+
+Wiring only: the batch processor, the decorator stack, and one logic call per record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from intercom_events.callbacks.client import callback_client
+from intercom_events.logic.delivery import RetryLater, deliver
+from intercom_events.models.events import CallbackJob
+from intercom_events.observability import logger, metrics, tracer
+from intercom_events.store import queue
+
+processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+
+async def record_handler(record: SQSRecord) -> str:
+    job = CallbackJob.model_validate_json(record.body)
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    try:
+        outcome = await deliver(job, attempt, callback_client())
+    except RetryLater as retry:
+        # The schedule's delay, not the queue's visibility timeout, decides when SQS offers it again.
+        await asyncio.to_thread(queue.delay_retry, record.receipt_handle, retry.delay)
+        raise
+    return outcome.status
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return async_process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

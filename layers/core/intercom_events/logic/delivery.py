@@ -1,0 +1,132 @@
+"""Delivering one callback job: claim it, sign it, POST it, and decide what a failure means.
+
+Retries ride on SQS: a failed job is hidden for the schedule's delay (ChangeMessageVisibility) and
+reported as a batch item failure; its receive count is the attempt number. After the last attempt
+the message is let go at once, and the queue's redrive policy moves it to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from ..callbacks.schedule import MAX_ATTEMPTS, honour_retry_after, retry_delay
+from ..callbacks.signing import callback_headers
+from ..config import settings
+from ..models.events import CallbackJob
+from ..models.instance import Instance
+from ..observability import MetricUnit, logger, metrics
+from ..store import deliveries
+from ..store import instances as instance_store
+from ..ttl_cache import TtlCache
+from .jobs import EVENTS_PER_CALLBACK
+
+_instances: TtlCache[int, Instance | None] = TtlCache(lambda: settings().instance_cache_seconds)
+
+
+class RetryLater(Exception):
+    """The job failed this time; SQS should offer it again after `delay` seconds."""
+
+    def __init__(self, delay: int, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # delivered | duplicate | cancelled
+    response_code: int | None = None
+
+
+def callback_body(job: CallbackJob, instance: Instance) -> dict[str, Any]:
+    """Open Connectors' callback body (SPEC §6)."""
+    return {
+        "severity": "medium",
+        "createdDate": job.createdDate,
+        "topic": f"instance-{instance.id}-intercom-events",
+        "action": "create",
+        "id": job.notificationId,
+        "user": instance.owner_name,
+        "message": {
+            "elementKey": "intercom",
+            "accountId": 1,
+            "companyId": 1,
+            "userId": instance.owner_id,
+            "eventId": job.eventId,
+            "instanceId": instance.id,
+            "instance_id": instance.id,
+            "instanceName": instance.name,
+            "instanceTags": instance.tags,
+            "raw": job.raw,
+            "events": [event.as_callback_dict() for event in job.events[: EVENTS_PER_CALLBACK[job.source]]],
+        },
+    }
+
+
+async def deliver(job: CallbackJob, attempt: int, client: httpx.AsyncClient) -> Outcome:
+    # Records of one batch run concurrently, so ids go on each line rather than on the shared logger.
+    ids = {"instance_id": job.instanceId, "event_id": job.eventId}
+    instance = await asyncio.to_thread(_instances.get_or_load, job.instanceId, instance_store.get)
+    now = datetime.now(UTC)
+    if instance is None or instance.deleted or instance.disabled or not instance.settings.events_enabled:
+        await asyncio.to_thread(deliveries.claim, job, now, 0)
+        await asyncio.to_thread(
+            deliveries.record, job, "cancelled", now, None, "events off for this instance"
+        )
+        logger.info("callback cancelled: events off for this instance", extra=ids)
+        return Outcome("cancelled")
+    config = instance.settings
+    lease = int(settings().callback_timeout_seconds) + 15
+    claim = await asyncio.to_thread(deliveries.claim, job, now, lease)
+    if claim.outcome == "delivered":
+        metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
+        logger.info("callback already delivered; duplicate skipped", extra=ids)
+        return Outcome("duplicate")
+    if claim.outcome == "busy":
+        raise RetryLater(claim.busy_seconds, "another worker holds this event")
+
+    body = json.dumps(callback_body(job, instance), separators=(",", ":")).encode()
+    headers = callback_headers(
+        body, job.eventId, config.signature_key, now, config.callback_headers, config.basic_auth
+    )
+    started = asyncio.get_running_loop().time()
+    answer: httpx.Response | None = None
+    try:
+        answer = await client.post(config.callback_url or "", content=body, headers=headers)
+        error = None if answer.is_success else f"HTTP {answer.status_code}"
+    except httpx.HTTPError as exc:
+        error = type(exc).__name__
+    code = answer.status_code if answer is not None else None
+    elapsed_ms = (asyncio.get_running_loop().time() - started) * 1000
+    metrics.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+
+    if answer is not None and answer.is_success:
+        await asyncio.to_thread(deliveries.record, job, "delivered", datetime.now(UTC), code)
+        metrics.add_metric(name="DeliveriesSucceeded", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "callback delivered", extra={**ids, "status": code, "attempt": attempt, "ms": round(elapsed_ms)}
+        )
+        return Outcome("delivered", code)
+
+    metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
+    delay = retry_delay(attempt)
+    if answer is not None and code in (429, 503):
+        delay = honour_retry_after(answer.headers.get("retry-after"), attempt, now) or delay
+    if delay is None or attempt >= MAX_ATTEMPTS:
+        await asyncio.to_thread(deliveries.record, job, "failed", datetime.now(UTC), code, error)
+        logger.error(
+            "callback failed: retries spent",
+            extra={**ids, "attempt": attempt, "status": code, "error": error},
+        )
+        raise RetryLater(0, "retries spent")  # redrive moves it to the dead-letter queue
+    await asyncio.to_thread(deliveries.record, job, "retrying", datetime.now(UTC), code, error)
+    logger.warning(
+        "callback failed; will retry",
+        extra={**ids, "attempt": attempt, "status": code, "error": error, "retry_in_seconds": delay},
+    )
+    raise RetryLater(delay, error or "failed")

@@ -1,0 +1,163 @@
+"""Instance management: create (with the OAuth code exchange), read, change, enable, delete."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from ..callbacks.guard import CallbackUrlError, check_callback_url
+from ..config import settings
+from ..errors import BadRequest, Gone, NotFound
+from ..intercom import oauth
+from ..models.instance import (
+    ELEMENT_KEY,
+    CreateInstanceBody,
+    Instance,
+    InstanceAnswer,
+    InstanceSettings,
+    PatchInstanceBody,
+    parse_settings,
+)
+from ..observability import logger
+from ..store import instances as store
+from .auth import Caller, new_token, token_hash
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def webhook_path(instance_id: int) -> str:
+    return "/events/intercom/" + base64.b64encode(str(instance_id).encode()).decode()
+
+
+def answer(instance: Instance, api_base_url: str, token: str | None = None) -> InstanceAnswer:
+    config = instance.settings
+    return InstanceAnswer(
+        id=instance.id,
+        name=instance.name,
+        token=token,
+        tags=instance.tags,
+        disabled=instance.disabled,
+        eventsEnabled=config.events_enabled,
+        eventsNotificationCallbackUrl=config.callback_url,
+        webhookUrl=api_base_url + webhook_path(instance.id),
+        configuration=instance.public_configuration(),
+        createdDate=instance.created_date,
+        updatedDate=instance.updated_date or instance.created_date,
+    )
+
+
+def _check_callback(config: InstanceSettings) -> None:
+    if not (config.events_enabled and config.callback_url):
+        return
+    deployment = settings()
+    try:
+        check_callback_url(
+            config.callback_url,
+            allowed_hosts=deployment.callback_allowed_hosts,
+            allow_http=deployment.allow_http_callbacks,
+        )
+    except CallbackUrlError as exc:
+        raise BadRequest(
+            "Invalid callback URL",
+            [{"field": "configuration.event.notification.callback.url", "message": str(exc)}],
+        ) from None
+
+
+def consent_url(client_id: str, redirect_uri: str, state: str | None) -> str:
+    return oauth.consent_url(client_id, redirect_uri, state)[0]
+
+
+def create(caller: Caller, body: CreateInstanceBody, api_base_url: str) -> InstanceAnswer:
+    key = body.element_key
+    if not key:
+        raise BadRequest("The element key is missing", [{"field": "element.key", "message": "required"}])
+    if key.lower() != ELEMENT_KEY:
+        raise NotFound(f"No element with key '{key[:64]}'")
+    configuration = dict(body.configuration)
+    config = parse_settings(configuration)
+    _check_callback(config)
+    if config.authentication_type == "oauth2":
+        code = body.oauth_code
+        if not code:
+            raise BadRequest(
+                "oauth2 needs the authorization code", [{"field": "providerData.code", "message": "required"}]
+            )
+        base = oauth.api_base_url(config.intercom_base_url)
+        configuration["intercom.access.token"] = oauth.exchange_code(
+            base, code, config.oauth_api_key or "", config.oauth_api_secret or ""
+        )
+    token = new_token()
+    instance = Instance(
+        id=store.next_id(),
+        owner_id=caller.user.id,
+        owner_name=caller.user.name,
+        name=body.name,
+        tags=body.tags,
+        configuration=configuration,
+        created_date=now_iso(),
+        token_hash=token_hash(token),
+    )
+    store.create(instance, instance.token_hash or "")
+    logger.info("instance created", extra={"instance_id": instance.id, "vendor_type": config.vendor_type})
+    return answer(instance, api_base_url, token=token)
+
+
+def get_owned(caller: Caller, instance_id: int) -> Instance:
+    """Another user's instance, or one an Element token does not open, is a 404, as if it did not exist."""
+    instance = store.get(instance_id) if caller.may_open(instance_id) else None
+    if instance is None or instance.deleted or instance.owner_id != caller.user.id:
+        raise NotFound(f"No instance with id {instance_id}")
+    return instance
+
+
+def list_owned(caller: Caller) -> list[Instance]:
+    owned = store.list_owned(caller.user.id)
+    return [i for i in owned if caller.may_open(i.id)]
+
+
+def patch(caller: Caller, instance_id: int, body: PatchInstanceBody) -> Instance:
+    instance = get_owned(caller, instance_id)
+    changes: dict[str, Any] = {"updated_date": now_iso()}
+    if body.name is not None:
+        changes["name"] = body.name
+    if body.tags is not None:
+        changes["tags"] = body.tags
+    if body.configuration is not None:
+        configuration = {**instance.configuration, **body.configuration}
+        _check_callback(parse_settings(configuration))
+        changes["configuration"] = configuration
+    updated = instance.model_copy(update=changes)
+    store.save(updated)
+    logger.info(
+        "instance changed", extra={"instance_id": instance_id, "keys": sorted(body.configuration or {})}
+    )
+    return updated
+
+
+def set_enabled(caller: Caller, instance_id: int, enabled: bool) -> Instance:
+    instance = get_owned(caller, instance_id)
+    updated = instance.model_copy(update={"disabled": not enabled, "updated_date": now_iso()})
+    store.save(updated)
+    logger.info("instance enabled" if enabled else "instance disabled", extra={"instance_id": instance_id})
+    return updated
+
+
+def delete(caller: Caller, instance_id: int) -> None:
+    """Keep a tombstone so the webhook URL answers 410, and drop the token so it opens nothing."""
+    instance = get_owned(caller, instance_id)
+    store.save(instance.model_copy(update={"deleted": True, "updated_date": now_iso()}))
+    if instance.token_hash:
+        store.delete_token(instance.token_hash)
+    logger.info("instance deleted", extra={"instance_id": instance_id})
+
+
+def for_webhook(instance_id: int) -> Instance:
+    instance = store.get(instance_id)
+    if instance is None:
+        raise NotFound("No instance for this webhook URL")
+    if instance.deleted:
+        raise Gone("This instance was deleted")
+    return instance

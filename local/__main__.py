@@ -1,0 +1,87 @@
+"""`make local`: the stack on http://127.0.0.1:${LOCAL_API_PORT:-3000}/elements/api-v2 until Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import warnings
+from typing import Any
+
+from local.stack import DEFAULT_ORGANIZATION_SECRET, DEFAULT_USER_SECRET, LocalStack
+
+# Fixed, so a developer's notes and scripts keep working across restarts.
+LOCAL_CLIENT_ID = "local-client-id"
+LOCAL_CLIENT_SECRET = "local-client-secret"  # noqa: S105 - the simulated Intercom's app
+LOCAL_ACCESS_TOKEN = "local-access-token"  # noqa: S105 - the simulated Intercom's token
+
+
+def log(message: str, **fields: Any) -> None:
+    print(json.dumps({"level": "INFO", "message": message, **fields}), flush=True)
+
+
+def main() -> int:
+    # Powertools warns on every invocation that publishes no metric; the log stays readable without it.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        stack = LocalStack(log_requests=True).start()
+    except FileNotFoundError as error:
+        print(f"cannot start the local stack: {error}", file=sys.stderr)
+        return 1
+    try:
+        env = stack.environment
+        app = stack.intercom.register_app(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET)
+        stack.intercom.issue_token(token=LOCAL_ACCESS_TOKEN)
+        defaults = {
+            "ORGANIZATION_SECRET": DEFAULT_ORGANIZATION_SECRET,
+            "USER_SECRET": DEFAULT_USER_SECRET,
+        }
+        log("local stack started", apiUrl=stack.api_url)
+        log(
+            "secrets in use",
+            organizationSecret=env["ORGANIZATION_SECRET"],
+            userSecret=env["USER_SECRET"],
+            authorization=f"User {env['USER_SECRET']}, Organization {env['ORGANIZATION_SECRET']}",
+            note=(
+                "development defaults: set ORGANIZATION_SECRET and USER_SECRET to change them"
+                if any(env[k] == v for k, v in defaults.items())
+                else "from the environment"
+            ),
+        )
+        log(
+            "callbacks",
+            callbackAllowedHosts=env["CALLBACK_ALLOWED_HOSTS"],
+            allowHttpCallbacks=env["ALLOW_HTTP_CALLBACKS"],
+        )
+        log(
+            "intercom",
+            intercomApiBaseUrl=stack.intercom_base_url,
+            simulated=stack.intercom_base_url == stack.intercom.url,
+            clientId=app.client_id,
+            clientSecret=app.client_secret,
+            accessToken=LOCAL_ACCESS_TOKEN,
+            consentUrl=f"{stack.intercom.url}/oauth?client_id={app.client_id}&redirect_uri=<your callback>",
+        )
+        log(
+            "aws (moto)",
+            endpointUrl=stack.aws.endpoint_url,
+            tableName=stack.aws.table_name,
+            queueUrl=stack.aws.queue_url,
+            deadLetterQueueUrl=stack.aws.dlq_url,
+        )
+        log("press Ctrl-C to stop")
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        log("local stack stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

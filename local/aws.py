@@ -1,0 +1,196 @@
+"""An embedded AWS: a moto server on loopback with the resources template.yaml declares.
+
+The table and queue definitions below are the one local copy of the template's; a test
+(tests/integration/test_local_template_parity.py) keeps them equal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any, Self
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local._http import LOOPBACK
+from local.lambda_runtime import REGION
+
+FAKE_ACCESS_KEY_ID = "testing"
+FAKE_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - moto accepts any
+
+# --- the template's Table ---------------------------------------------------------------------------
+TABLE_BILLING_MODE = "PAY_PER_REQUEST"
+TABLE_KEY_SCHEMA: list[dict[str, str]] = [
+    {"AttributeName": "pk", "KeyType": "HASH"},
+    {"AttributeName": "sk", "KeyType": "RANGE"},
+]
+TABLE_ATTRIBUTE_DEFINITIONS: list[dict[str, str]] = [
+    {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+]
+TABLE_GLOBAL_SECONDARY_INDEXES: list[dict[str, Any]] = [
+    {
+        "IndexName": "byOwner",
+        "KeySchema": [
+            {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+            {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+]
+TABLE_TTL_ATTRIBUTE = "expiresAt"
+
+# --- the template's callback queue and its dead-letter queue ---------------------------------------
+QUEUE_VISIBILITY_TIMEOUT_SECONDS = 180
+QUEUE_MAX_RECEIVE_COUNT = 9
+QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+def aws_client(service: str, endpoint_url: str, region: str = REGION) -> Any:
+    """A boto3 client for the local endpoint with fake credentials, whatever the caller's profile says."""
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_ACCESS_KEY_ID,
+        aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
+        region_name=region,
+    )
+    return session.client(service, endpoint_url=endpoint_url)
+
+
+class MotoServer:
+    """moto's ThreadedMotoServer on 127.0.0.1, on a free port unless one is given.
+
+    moto keeps its backends per process: two servers are two doors onto the same data, which is
+    why resource names below are made unique.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+        self._started = False
+
+    def start(self) -> Self:
+        if not self._started:
+            # werkzeug would log every AWS call on stderr.
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            self._server.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            self._server.stop()
+            self._started = False
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+
+_shared: MotoServer | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_moto_server() -> MotoServer:
+    """One server for the whole process, started on first use and left running until exit.
+
+    Handlers cache their boto3 clients across invocations, as on Lambda; a stable endpoint keeps
+    those clients valid when one process starts several stacks (the e2e tests).
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = MotoServer().start()
+        return _shared
+
+
+@dataclass(frozen=True)
+class LocalAws:
+    """The resources made on a moto server, and the environment the functions need to reach them."""
+
+    endpoint_url: str
+    table_name: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    kms_key_id: str
+    region: str = REGION
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
+            "TABLE_NAME": self.table_name,
+            "QUEUE_URL": self.queue_url,
+            "KMS_KEY_ID": self.kms_key_id,
+        }
+
+    def client(self, service: str) -> Any:
+        return aws_client(service, self.endpoint_url, self.region)
+
+
+def create_resources(endpoint_url: str, *, name_prefix: str = "intercom-events-local") -> LocalAws:
+    """Creates the table, the queue with its dead-letter queue and the KMS key; names are unique."""
+    prefix = f"{name_prefix}-{uuid.uuid4().hex[:8]}"
+    dynamodb = aws_client("dynamodb", endpoint_url)
+    sqs = aws_client("sqs", endpoint_url)
+    kms = aws_client("kms", endpoint_url)
+
+    table_name = f"{prefix}-Table"
+    dynamodb.create_table(
+        TableName=table_name,
+        BillingMode=TABLE_BILLING_MODE,
+        KeySchema=TABLE_KEY_SCHEMA,
+        AttributeDefinitions=TABLE_ATTRIBUTE_DEFINITIONS,
+        GlobalSecondaryIndexes=TABLE_GLOBAL_SECONDARY_INDEXES,
+    )
+    dynamodb.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE_TTL_ATTRIBUTE},
+    )
+
+    dlq_url = sqs.create_queue(
+        QueueName=f"{prefix}-CallbackDeadLetterQueue",
+        Attributes={"MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS)},
+    )["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    queue_url = sqs.create_queue(
+        QueueName=f"{prefix}-CallbackQueue",
+        Attributes={
+            "VisibilityTimeout": str(QUEUE_VISIBILITY_TIMEOUT_SECONDS),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": QUEUE_MAX_RECEIVE_COUNT}
+            ),
+        },
+    )["QueueUrl"]
+
+    key_id = kms.create_key(
+        Description=f"{prefix} secrets at rest", KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT"
+    )["KeyMetadata"]["KeyId"]
+
+    return LocalAws(
+        endpoint_url=endpoint_url,
+        table_name=table_name,
+        queue_url=queue_url,
+        queue_arn=_queue_arn(sqs, queue_url),
+        dlq_url=dlq_url,
+        dlq_arn=dlq_arn,
+        kms_key_id=key_id,
+    )
+
+
+def start_local_aws(server: MotoServer | None = None) -> LocalAws:
+    """The resources on the given server, or on the process's shared one."""
+    return create_resources((server or shared_moto_server()).start().endpoint_url)
+
+
+def _queue_arn(sqs: Any, queue_url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    return str(attributes["QueueArn"])

@@ -1,0 +1,131 @@
+"""A callback receiver: the integrator's endpoint, recording what the dispatcher delivers and
+answering with the status codes a test scripts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from local._http import LOOPBACK, BackgroundServer, RequestHandler, header_pairs
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as it arrived: the raw body bytes are what signatures are computed over."""
+
+    method: str
+    path: str
+    query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    received_at: float
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The first header of that name, case-insensitively."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), default)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer: status, optional Retry-After, a delay before answering, a body."""
+
+    status: int = 200
+    retry_after: str | int | None = None
+    delay: float = 0.0
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+
+class _ReceiverHandler(RequestHandler):
+    def handle_any(self) -> None:
+        receiver: CallbackReceiver = self.owner
+        split = urlsplit(self.path)
+        reply = receiver._record(
+            RecordedRequest(
+                method=self.command,
+                path=split.path,
+                query=split.query,
+                headers=header_pairs(self.headers),
+                body=self.read_body(),
+                received_at=time.time(),
+            )
+        )
+        if reply.delay:
+            time.sleep(reply.delay)
+        headers = list(reply.headers)
+        if reply.retry_after is not None:
+            headers.append(("Retry-After", str(reply.retry_after)))
+        # The caller may have given up first (its timeout): that is what a delay is for.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.send_answer(reply.status, headers, reply.body)
+
+
+class CallbackReceiver(BackgroundServer):
+    """Records every request; answers with the scripted replies in order, then with `default` forever."""
+
+    def __init__(self, *, port: int = 0, host: str = LOOPBACK, default: Reply | None = None) -> None:
+        super().__init__(_ReceiverHandler, host=host, port=port)
+        self._default = default or Reply()
+        self._script: deque[Reply] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._changed = threading.Condition()
+
+    def respond_with(
+        self,
+        replies: Iterable[int | Reply],
+        *,
+        delay: float = 0.0,
+        retry_after: str | int | None = None,
+    ) -> None:
+        """Scripts the next answers (codes or Replies); `delay` and `retry_after` apply to plain codes.
+
+        `respond_with([500, 500, 200])` fails twice, then succeeds, then 200 forever.
+        """
+        with self._changed:
+            self._script = deque(
+                r if isinstance(r, Reply) else Reply(status=r, delay=delay, retry_after=retry_after)
+                for r in replies
+            )
+
+    def respond_always(self, reply: int | Reply) -> None:
+        """Changes the answer given once the script is spent (200 unless set)."""
+        with self._changed:
+            self._default = reply if isinstance(reply, Reply) else Reply(status=reply)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._changed:
+            return list(self._requests)
+
+    def clear(self) -> None:
+        with self._changed:
+            self._requests.clear()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[RecordedRequest]:
+        """Blocks until at least `count` requests arrived; TimeoutError (saying how many did) otherwise."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self._requests) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    got = len(self._requests)
+                    raise TimeoutError(f"{got} request(s) reached {self.url} in {timeout}s, expected {count}")
+                self._changed.wait(remaining)
+            return list(self._requests)
+
+    def _record(self, request: RecordedRequest) -> Reply:
+        with self._changed:
+            self._requests.append(request)
+            self._changed.notify_all()
+            return self._script.popleft() if self._script else self._default

@@ -1,0 +1,268 @@
+"""The whole local stack in one object: embedded AWS, the API behind an emulated API Gateway, the
+dispatcher fed by an emulated SQS event source mapping, a simulated Intercom, callback receivers.
+
+`make local`, `make demo` and the e2e tests all run this; the functions run in this process with
+the environment they would have on Lambda, pointed at the embedded services.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any, Self, TypeVar
+
+from local import REPO_ROOT
+from local.apigateway import ApiGateway
+from local.aws import LocalAws, MotoServer, shared_moto_server, start_local_aws
+from local.intercom import SimulatedIntercom
+from local.lambda_runtime import Handler
+from local.queue_worker import QueueWorker
+from local.receiver import CallbackReceiver
+
+DEFAULT_API_PORT = 3000
+# Development defaults, documented in the README; never used by a deployed stack.
+DEFAULT_ORGANIZATION_SECRET = "dev-organization-secret"  # noqa: S105 - a documented local default
+DEFAULT_USER_SECRET = "dev-user-secret"  # noqa: S105 - a documented local default
+DEFAULT_CALLBACK_ALLOWED_HOSTS = "127.0.0.1,localhost,::1"
+# What a variable is when neither the caller nor os.environ sets it (template.yaml's Globals otherwise).
+DEFAULTS = {
+    "STAGE": "local",
+    "ORGANIZATION_SECRET": DEFAULT_ORGANIZATION_SECRET,
+    "USER_SECRET": DEFAULT_USER_SECRET,
+    "CALLBACK_ALLOWED_HOSTS": DEFAULT_CALLBACK_ALLOWED_HOSTS,
+    "POWERTOOLS_SERVICE_NAME": "intercom-events",
+    "POWERTOOLS_METRICS_NAMESPACE": "IntercomEvents",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+}
+# The functions' settings in template.yaml (the parity test keeps them equal).
+API_FUNCTION_TIMEOUT_SECONDS = 29
+DISPATCHER_FUNCTION_TIMEOUT_SECONDS = 30
+DISPATCHER_BATCH_SIZE = 10
+FUNCTION_MEMORY_MB = 512
+
+_T = TypeVar("_T")
+
+API_FUNCTION_PATH = REPO_ROOT / "functions" / "api" / "app.py"
+DISPATCHER_FUNCTION_PATH = REPO_ROOT / "functions" / "dispatcher" / "app.py"
+
+
+def load_handler(path: Path, module_name: str, attribute: str = "lambda_handler") -> Handler:
+    """Imports a function's file afresh under `module_name` (both functions' files are app.py)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.relative_to(REPO_ROOT)} does not exist yet")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    handler = getattr(module, attribute)
+    if not callable(handler):
+        raise TypeError(f"{module_name}.{attribute} is not callable")
+    return handler  # type: ignore[no-any-return]
+
+
+def function_environment(
+    aws: LocalAws,
+    intercom_url: str,
+    overrides: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, str]:
+    """The functions' environment: `overrides`, else `environ`, else the development defaults; the
+    embedded AWS's settings always."""
+    overrides = overrides or {}
+
+    def pick(name: str, default: str) -> str:
+        return overrides.get(name) or environ.get(name) or default
+
+    environment = {name: pick(name, default) for name, default in DEFAULTS.items()}
+    environment["INTERCOM_API_BASE_URL"] = pick("INTERCOM_API_BASE_URL", intercom_url)
+    # Local receivers listen on plain http; the allow-list lets callbacks reach loopback.
+    environment["ALLOW_HTTP_CALLBACKS"] = "true"
+    # No X-Ray daemon here.
+    environment["POWERTOOLS_TRACE_DISABLED"] = "true"
+    environment.update(overrides)
+    # The embedded AWS always wins: a developer's own AWS settings must never be reached.
+    environment.update(aws.environment())
+    return environment
+
+
+def clear_project_caches() -> None:
+    """Forgets what the project package cached from the environment: settings first, and any other
+    functools cache (clients, tables) so that a new stack in the same process is a cold start."""
+    from intercom_events.config import settings
+
+    settings.cache_clear()
+    for name, module in list(sys.modules.items()):
+        if name == "intercom_events" or name.startswith("intercom_events."):
+            for value in list(vars(module).values()):
+                if isinstance(value, functools._lru_cache_wrapper):
+                    value.cache_clear()
+
+
+class LocalStack:
+    """Starts everything on `start()` (or `with`), stops and restores `os.environ` on `stop()`.
+
+    `api_port`: None reads LOCAL_API_PORT (default 3000); 0 picks a free port (tests).
+    `environment`: values that win over os.environ and the defaults (ORGANIZATION_SECRET, ...).
+    `api_handler` / `dispatcher_handler`: stand-ins for the functions' handlers (tests of the stack).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_port: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        api_handler: Handler | None = None,
+        dispatcher_handler: Handler | None = None,
+        run_queue_worker: bool = True,
+        log_requests: bool = False,
+        moto_server: MotoServer | None = None,
+    ) -> None:
+        self._api_port = api_port
+        self._overrides = dict(environment or {})
+        self._api_handler = api_handler
+        self._dispatcher_handler = dispatcher_handler
+        self._run_queue_worker = run_queue_worker
+        self._log_requests = log_requests
+        self._moto_server = moto_server
+        self._saved_environ: dict[str, str | None] = {}
+        self._receivers: list[CallbackReceiver] = []
+        self._aws: LocalAws | None = None
+        self._intercom: SimulatedIntercom | None = None
+        self._api: ApiGateway | None = None
+        self._worker: QueueWorker | None = None
+        self.environment: dict[str, str] = {}
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        try:
+            # First, because moto's own boto3 calls read them too.
+            self._remove_shadowing_variables()
+            self._aws = start_local_aws(self._moto_server or shared_moto_server())
+            self._intercom = SimulatedIntercom().start()
+            self.environment = function_environment(self._aws, self._intercom.url, self._overrides)
+            self._apply_environment(self.environment)
+            clear_project_caches()
+
+            api_handler = self._api_handler or load_handler(API_FUNCTION_PATH, "api_app")
+            dispatcher_handler = self._dispatcher_handler or load_handler(
+                DISPATCHER_FUNCTION_PATH, "dispatcher_app"
+            )
+            port = self._api_port
+            if port is None:
+                port = int(os.environ.get("LOCAL_API_PORT") or DEFAULT_API_PORT)
+            self._api = ApiGateway(
+                api_handler,
+                port=port,
+                timeout_seconds=API_FUNCTION_TIMEOUT_SECONDS,
+                memory_mb=FUNCTION_MEMORY_MB,
+                log_requests=self._log_requests,
+            ).start()
+            self._worker = QueueWorker(
+                dispatcher_handler,
+                self._aws.queue_url,
+                endpoint_url=self._aws.endpoint_url,
+                batch_size=DISPATCHER_BATCH_SIZE,
+                timeout_seconds=DISPATCHER_FUNCTION_TIMEOUT_SECONDS,
+                memory_mb=FUNCTION_MEMORY_MB,
+            )
+            if self._run_queue_worker:
+                self._worker.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stops what was started, newest first. The moto server stays: the shared one lives as long as
+        the process, and one passed in belongs to the caller."""
+        if self._worker is not None:
+            self._worker.stop()
+        if self._api is not None:
+            self._api.stop()
+        for receiver in self._receivers:
+            receiver.stop()
+        self._receivers.clear()
+        if self._intercom is not None:
+            self._intercom.stop()
+        self._restore_environment()
+        if self._aws is not None:
+            clear_project_caches()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- what callers use ------------------------------------------------------------------------------
+
+    @property
+    def aws(self) -> LocalAws:
+        return _started(self._aws)
+
+    @property
+    def api(self) -> ApiGateway:
+        return _started(self._api)
+
+    @property
+    def worker(self) -> QueueWorker:
+        return _started(self._worker)
+
+    @property
+    def intercom(self) -> SimulatedIntercom:
+        return _started(self._intercom)
+
+    @property
+    def api_url(self) -> str:
+        """`http://127.0.0.1:<port>/elements/api-v2`."""
+        return self.api.api_url
+
+    @property
+    def intercom_base_url(self) -> str:
+        """Where the functions send Intercom calls: INTERCOM_API_BASE_URL, else the simulated Intercom."""
+        return self.environment["INTERCOM_API_BASE_URL"]
+
+    def receiver(self, **options: Any) -> CallbackReceiver:
+        """A started callback receiver on a free loopback port, stopped with the stack."""
+        receiver = CallbackReceiver(**options).start()
+        self._receivers.append(receiver)
+        return receiver
+
+    # --- environment -----------------------------------------------------------------------------------
+
+    def _remove_shadowing_variables(self) -> None:
+        # A named profile, a session token or a per-service endpoint would win over what is set here.
+        shadowing = [k for k in os.environ if k in ("AWS_PROFILE", "AWS_SESSION_TOKEN")]
+        shadowing += [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_")]
+        for name in shadowing:
+            self._saved_environ.setdefault(name, os.environ.pop(name))
+
+    def _apply_environment(self, environment: Mapping[str, str]) -> None:
+        for name in environment:
+            self._saved_environ.setdefault(name, os.environ.get(name))
+        os.environ.update(environment)
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ.clear()
+
+
+def _started(value: _T | None) -> _T:
+    if value is None:
+        raise RuntimeError("the local stack is not started")
+    return value

@@ -1,0 +1,172 @@
+"""Webhook intake (SPEC §4), invoked in-process with the sample events of events/api/."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from intercom_events.intercom.signature import hub_signature
+
+from tests.conftest import http_answer, invoke, load_event
+
+CLIENT_SECRET = "sample-client-secret"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "intercom" / "webhooks"
+
+
+def queued(aws) -> list[dict[str, Any]]:
+    """Take every job off the queue."""
+    sqs = aws.client("sqs")
+    messages = sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    for message in messages:
+        sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def signed(event: dict[str, Any], body: bytes, secret: str = CLIENT_SECRET, path: str | None = None) -> dict:
+    event = copy.deepcopy(event)
+    event["body"] = body.decode()
+    event["headers"]["x-hub-signature"] = hub_signature(body, secret)
+    if path:
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    return event
+
+
+@pytest.fixture
+def instance(api) -> dict[str, Any]:
+    status, body = http_answer(api, load_event("api/create_instance_token.json"))
+    assert status == 200
+    return body
+
+
+def test_a_signed_notification_is_enqueued_as_one_callback_job(api, aws, instance):
+    status, body = http_answer(api, load_event("api/webhook_contact_created.json"))
+
+    assert status == 200 and body == {"status": "accepted", "events": 1}
+    [job] = queued(aws)
+    assert job["instanceId"] == 1 and job["source"] == "webhook"
+    assert job["raw"] == json.loads(load_event("api/webhook_contact_created.json")["body"])
+    assert job["events"] == [
+        {
+            "date": "2026-11-27T10:00:00Z",
+            "elementKey": "intercom",
+            "hubKey": "marketing",
+            "eventType": "CREATED",
+            "objectId": "6961d4041c1e12de4c5499cc",
+            "objectType": "contacts",
+        }
+    ]
+
+
+def test_a_resent_notification_gets_the_same_event_id(api, aws, instance):
+    http_answer(api, load_event("api/webhook_contact_created.json"))
+    http_answer(api, load_event("api/webhook_contact_created.json"))
+    first, second = queued(aws)
+    assert first["eventId"] == second["eventId"]
+    assert first["notificationId"] == second["notificationId"]
+
+
+def test_ping_is_acknowledged_without_a_callback(api, aws, instance):
+    status, body = http_answer(api, load_event("api/webhook_ping.json"))
+    assert status == 200 and body["status"] == "ping"
+    assert queued(aws) == []
+
+
+@pytest.mark.parametrize("signature", [None, "", "sha1=0000", "sha256=abc", "garbage"])
+def test_a_missing_or_wrong_signature_is_401_and_nothing_is_kept(api, aws, instance, signature):
+    event = load_event("api/webhook_contact_created.json")
+    if signature is None:
+        del event["headers"]["x-hub-signature"]
+    else:
+        event["headers"]["x-hub-signature"] = signature
+    status, _ = http_answer(api, event)
+    assert status == 401
+    assert queued(aws) == []
+
+
+def test_a_signature_made_with_another_secret_is_401(api, aws, instance):
+    event = load_event("api/webhook_contact_created.json")
+    status, _ = http_answer(api, signed(event, event["body"].encode(), secret="not-the-client-secret"))
+    assert status == 401
+
+
+def test_unknown_instance_is_404(api, aws):
+    status, body = http_answer(api, load_event("api/webhook_contact_created.json"))
+    assert status == 404 and body["message"]
+
+
+@pytest.mark.parametrize("encoded", ["!!!", "YWJj", "LTE=", "MS4w", "%%%"])
+def test_an_id_that_is_not_base64_of_a_number_is_404(api, aws, instance, encoded):
+    event = load_event("api/webhook_contact_created.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/elements/api-v2/events/intercom/{encoded}"
+    assert http_answer(api, event)[0] == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"type": "something_else", "topic": "contact.created"}',
+        b'{"type": "notification_event"}',
+    ],
+)
+def test_a_body_that_is_not_a_notification_is_400(api, aws, instance, body):
+    status, answer = http_answer(api, signed(load_event("api/webhook_contact_created.json"), body))
+    assert status == 400 and answer["message"]
+    assert queued(aws) == []
+
+
+def test_a_disabled_instance_acknowledges_and_drops(api, aws, instance):
+    http_answer(api, load_event("api/disable_instance.json"))
+    status, body = http_answer(api, load_event("api/webhook_contact_created.json"))
+    assert status == 200 and body["status"] == "dropped"
+    assert queued(aws) == []
+
+
+def test_objects_outside_event_objects_are_acknowledged_and_not_enqueued(api, aws, instance):
+    http_answer(api, load_event("api/patch_instance.json"))  # event.objects = contacts
+    status, body = http_answer(api, load_event("api/webhook_conversation_admin_replied.json"))
+    assert status == 200 and body["status"] == "filtered"
+    assert queued(aws) == []
+    assert http_answer(api, load_event("api/webhook_contact_created.json"))[1]["status"] == "accepted"
+
+
+def test_head_and_get_answer_200_for_a_live_instance(api, aws, instance):
+    head = load_event("api/webhook_head.json")
+    assert invoke(api, head)["statusCode"] == 200
+    get = copy.deepcopy(head)
+    get["requestContext"]["http"]["method"] = "GET"
+    assert invoke(api, get)["statusCode"] == 200
+
+
+def test_a_base64_encoded_body_is_verified_over_its_decoded_bytes(api, aws, instance):
+    import base64
+
+    event = load_event("api/webhook_contact_created.json")
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    event["isBase64Encoded"] = True
+    assert http_answer(api, event)[0] == 200
+    assert len(queued(aws)) == 1
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/fixtures is not beside this clone")
+def test_every_real_intercom_notification_goes_through_the_real_intake(api, aws, instance):
+    from tests.unit.test_shared_fixtures import EXPECTED
+
+    template = load_event("api/webhook_contact_created.json")
+    for path in sorted(SHARED.glob("*.json")):
+        body = path.read_bytes()
+        status, answer = http_answer(api, signed(template, body))
+        assert status == 200, (path.name, answer)
+        jobs = queued(aws)
+        expected = EXPECTED[path.name]
+        if expected is None:
+            assert jobs == [], path.name
+            continue
+        [job] = jobs
+        [event] = job["events"]
+        assert (event["objectType"], event["eventType"], event["objectId"]) == expected, path.name
+        assert job["raw"] == json.loads(body)
