@@ -11,7 +11,6 @@ calls (`POST /contacts/search`, `GET /companies/scroll`, ...) are methods to add
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import re
@@ -26,6 +25,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import httpx
+from intercom_events.intercom.signature import hub_signature
 
 from local._http import LOOPBACK, BackgroundServer, RequestHandler, header_pairs
 from local.receiver import RecordedRequest
@@ -37,12 +37,6 @@ DEFAULT_RATE_LIMIT_PER_WINDOW = 1666
 
 
 # --- signing and sending notifications, as Intercom does ------------------------------------------------
-
-
-def hub_signature(body: bytes, client_secret: str) -> str:
-    """`X-Hub-Signature`: `sha1=` and the hex HMAC-SHA1 of the raw body keyed with the client secret."""
-    digest = hmac.new(client_secret.encode(), body, hashlib.sha1).hexdigest()
-    return f"sha1={digest}"
 
 
 def notification_body(notification: dict[str, Any] | bytes | str) -> bytes:

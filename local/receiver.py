@@ -129,3 +129,24 @@ class CallbackReceiver(BackgroundServer):
             self._requests.append(request)
             self._changed.notify_all()
             return self._script.popleft() if self._script else self._default
+
+
+def verify_signatures(request: RecordedRequest, signature_key: str) -> dict[str, Any]:
+    """What an integrator's receiver does before trusting a callback: both schemes over the raw body.
+
+    Raises ValueError (Open Connectors' header) or standardwebhooks' WebhookVerificationError.
+    """
+    import base64
+    import hashlib
+    import hmac
+
+    from standardwebhooks.webhooks import Webhook
+
+    digest = hmac.new(signature_key.encode(), request.body, hashlib.sha256).digest()
+    expected = "sha256=" + base64.b64encode(digest).decode()
+    if not hmac.compare_digest(request.header("elements-webhook-signature") or "", expected):
+        raise ValueError("Elements-Webhook-Signature does not match")
+    secret = "whsec_" + base64.b64encode(signature_key.encode()).decode()
+    Webhook(secret).verify(request.body, dict(request.headers))
+    body: dict[str, Any] = json.loads(request.body)
+    return body

@@ -135,3 +135,20 @@ def http_answer(module: ModuleType, event: dict[str, Any]) -> tuple[int, Any]:
     except ValueError:
         parsed = body
     return answer["statusCode"], parsed
+
+
+@pytest.fixture
+def intercom(base_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The simulated Intercom on loopback, knowing the sample events' app and code."""
+    from intercom_events.config import settings
+
+    from local.intercom import SimulatedIntercom
+
+    server = SimulatedIntercom()
+    server.start()
+    server.register_app("sample-client-id", "sample-client-secret")
+    server.authorize("sample-client-id", code="sample-oauth-code")
+    monkeypatch.setenv("INTERCOM_API_BASE_URL", server.url)
+    settings.cache_clear()
+    yield server
+    server.stop()

@@ -22,7 +22,9 @@ from intercom_events.models.events import CallbackJob
 from intercom_events.observability import logger, metrics, tracer
 from intercom_events.store import queue
 
-processor = AsyncBatchProcessor(event_type=EventType.SQS)
+# A batch whose receivers all failed is an ordinary outcome, not a function error: its records are
+# reported one by one, so the function's Errors alarm speaks only of real faults.
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 async def record_handler(record: SQSRecord) -> str:

@@ -6,7 +6,9 @@ import copy
 import json
 from typing import Any
 
+import httpx
 import pytest
+from intercom_events.store import instances as store
 
 from tests.conftest import AUTH, OTHER_AUTH, http_answer, invoke, load_event
 
@@ -257,3 +259,34 @@ def test_oauth_url_generates_intercom_consent_url(api):
 def test_unknown_route_is_json_404(api):
     status, body = http_answer(api, _with(load_event("api/health.json"), path="/elements/api-v2/nothing"))
     assert status == 404 and body["message"]
+
+
+def test_oauth2_create_exchanges_the_code_with_intercom(api, intercom, aws):
+    status, body = http_answer(api, load_event("api/create_instance.json"))
+
+    assert status == 200, body
+    assert body["configuration"]["intercom.access.token"] == "********"
+    [exchange] = [r for r in intercom.requests if r.path == "/auth/eagle/token"]
+    assert exchange.method == "POST"
+    # The token Intercom handed out is what the instance keeps (sealed), so /me answers with it.
+    token = store.get(body["id"]).configuration["intercom.access.token"]
+    me = httpx.get(f"{intercom.url}/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+
+
+def test_a_refused_code_is_400_naming_intercoms_error_and_no_secret(api, intercom, aws):
+    http_answer(api, load_event("api/create_instance.json"))  # the code is used up now
+    status, body = http_answer(api, load_event("api/create_instance.json"))
+
+    assert status == 400
+    assert "invalid_grant" in body["message"]
+    text = json.dumps(body)
+    assert "sample-client-secret" not in text and "sample-oauth-code" not in text
+
+
+def test_oauth2_without_a_code_is_400(api, aws):
+    event = load_event("api/create_instance.json")
+    body = json.loads(event["body"])
+    del body["providerData"]
+    status, answer = http_answer(api, _with(event, body=body))
+    assert status == 400 and answer["errors"][0]["field"] == "providerData.code"
