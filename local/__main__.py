@@ -72,6 +72,13 @@ def main() -> int:
             queueUrl=stack.aws.queue_url,
             deadLetterQueueUrl=stack.aws.dlq_url,
         )
+        log(
+            "schedules fire at their intervals",
+            scheduleGroupName=stack.aws.schedule_group_name,
+            pollerFunctionArn=stack.aws.poller_function_arn,
+            checkEverySeconds=stack.scheduler.tick_seconds,
+            note="EventBridge Scheduler emulated: rate() and at() schedules invoke the poller here",
+        )
         log("press Ctrl-C to stop")
         while not stopping.wait(0.5):
             pass

@@ -1,5 +1,9 @@
 """An embedded AWS: a moto server on loopback with the resources template.yaml declares.
 
+Also the polling instances' Scheduler schedule group and the schedules' dead-letter queue; moto
+stores schedules but never fires them, which local/scheduler.py does. The poller's ARN and the role
+Scheduler assumes are well-formed but fake: nothing here checks them.
+
 The table and queue definitions below are the one local copy of the template's; a test
 (tests/integration/test_local_template_parity.py) keeps them equal.
 """
@@ -17,7 +21,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local._http import LOOPBACK
-from local.lambda_runtime import REGION
+from local.lambda_runtime import ACCOUNT_ID, REGION
 
 FAKE_ACCESS_KEY_ID = "testing"
 FAKE_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - moto accepts any
@@ -49,8 +53,9 @@ QUEUE_MAX_RECEIVE_COUNT = 9
 QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 
 
-def aws_client(service: str, endpoint_url: str, region: str = REGION) -> Any:
-    """A boto3 client for the local endpoint with fake credentials, whatever the caller's profile says."""
+def aws_client(service: str, endpoint_url: str | None, region: str = REGION) -> Any:
+    """A boto3 client for the local endpoint with fake credentials, whatever the caller's profile says
+    (no endpoint: AWS_ENDPOINT_URL, or moto's in-process mock)."""
     session = boto3.session.Session(
         aws_access_key_id=FAKE_ACCESS_KEY_ID,
         aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
@@ -117,6 +122,11 @@ class LocalAws:
     dlq_url: str
     dlq_arn: str
     kms_key_id: str
+    schedule_group_name: str
+    schedule_dlq_url: str
+    schedule_dlq_arn: str
+    poller_function_arn: str
+    scheduler_role_arn: str
     region: str = REGION
 
     def environment(self) -> dict[str, str]:
@@ -129,6 +139,10 @@ class LocalAws:
             "TABLE_NAME": self.table_name,
             "QUEUE_URL": self.queue_url,
             "KMS_KEY_ID": self.kms_key_id,
+            "SCHEDULE_GROUP_NAME": self.schedule_group_name,
+            "POLLER_FUNCTION_ARN": self.poller_function_arn,
+            "SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
+            "SCHEDULE_DLQ_ARN": self.schedule_dlq_arn,
         }
 
     def client(self, service: str) -> Any:
@@ -136,11 +150,13 @@ class LocalAws:
 
 
 def create_resources(endpoint_url: str, *, name_prefix: str = "intercom-events-local") -> LocalAws:
-    """Creates the table, the queue with its dead-letter queue and the KMS key; names are unique."""
+    """Creates the table, the queue with its dead-letter queue, the KMS key, the schedule group and
+    the schedules' dead-letter queue; names are unique."""
     prefix = f"{name_prefix}-{uuid.uuid4().hex[:8]}"
     dynamodb = aws_client("dynamodb", endpoint_url)
     sqs = aws_client("sqs", endpoint_url)
     kms = aws_client("kms", endpoint_url)
+    scheduler = aws_client("scheduler", endpoint_url)
 
     table_name = f"{prefix}-Table"
     dynamodb.create_table(
@@ -175,6 +191,13 @@ def create_resources(endpoint_url: str, *, name_prefix: str = "intercom-events-l
         Description=f"{prefix} secrets at rest", KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT"
     )["KeyMetadata"]["KeyId"]
 
+    schedule_group_name = f"{prefix}-Schedules"
+    scheduler.create_schedule_group(Name=schedule_group_name)
+    schedule_dlq_url = sqs.create_queue(
+        QueueName=f"{prefix}-ScheduleDeadLetterQueue",
+        Attributes={"MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS)},
+    )["QueueUrl"]
+
     return LocalAws(
         endpoint_url=endpoint_url,
         table_name=table_name,
@@ -183,6 +206,11 @@ def create_resources(endpoint_url: str, *, name_prefix: str = "intercom-events-l
         dlq_url=dlq_url,
         dlq_arn=dlq_arn,
         kms_key_id=key_id,
+        schedule_group_name=schedule_group_name,
+        schedule_dlq_url=schedule_dlq_url,
+        schedule_dlq_arn=_queue_arn(sqs, schedule_dlq_url),
+        poller_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{prefix}-PollerFunction",
+        scheduler_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{prefix}-SchedulerRole",
     )
 
 

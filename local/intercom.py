@@ -1,12 +1,15 @@
-"""A simulated Intercom on loopback: the OAuth token exchange, `GET /me`, and a notification
-sender that signs as Intercom does.
+"""A simulated Intercom on loopback: the OAuth token exchange, `GET /me`, the REST endpoints the poller
+calls, and a notification sender that signs as Intercom does.
 
-Shape for what comes next: a `Workspace` holds one Intercom app's data (contacts, conversations,
-companies, tickets), `SimulatedIntercom` owns the workspaces, OAuth apps, codes and tokens, and
+A `Workspace` (in `local.intercom_workspace`) holds one Intercom app's data and the semantics of its
+search, lists and scroll; `SimulatedIntercom` owns the workspaces, OAuth apps, codes and tokens, and
 routes each request to one of its methods marked `@route(METHOD, path regex)`. An authenticated
-route receives the caller's workspace on the request; the rate limit (10-second windows, as
-Intercom) and scripted failures (`fail_next`) apply to those routes. The REST endpoints the poller
-calls (`POST /contacts/search`, `GET /companies/scroll`, ...) are methods to add here.
+route receives the caller's workspace on the request; the rate limit (10-second windows per app, as
+Intercom) and scripted failures (`fail_next`) apply to those routes. A workspace raises
+`IntercomError`; the route answers it as Intercom's `error.list`.
+
+REST endpoints: `POST /contacts/search`, `/conversations/search`, `/tickets/search`; `GET /contacts`,
+`GET /conversations`; `GET /<resource>/<id>`; `GET /companies/scroll`; `POST /companies/list`.
 """
 
 from __future__ import annotations
@@ -21,14 +24,30 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import httpx
 from intercom_events.intercom.signature import hub_signature
 
 from local._http import LOOPBACK, BackgroundServer, RequestHandler, header_pairs
+from local.intercom_workspace import RESOURCES, IntercomError, ManualClock, Resource, Workspace
 from local.receiver import RecordedRequest
+
+__all__ = [
+    "IntercomError",
+    "IntercomRequest",
+    "IntercomResponse",
+    "ManualClock",
+    "OAuthApp",
+    "SimulatedIntercom",
+    "Workspace",
+    "check_webhook_url",
+    "error_list",
+    "make_notification",
+    "route",
+    "send_webhook",
+]
 
 WEBHOOK_USER_AGENT = "Intercom-Webhooks-Bot"
 RATE_LIMIT_WINDOW_SECONDS = 10
@@ -114,48 +133,6 @@ class OAuthApp:
     name: str = "Intercom Events (local)"
 
 
-@dataclass
-class Workspace:
-    """One Intercom workspace (an Intercom "app") and its data, keyed by Intercom id."""
-
-    app_id: str
-    name: str = "Local Workspace"
-    region: str = "US"
-    timezone: str = "UTC"
-    admin: dict[str, Any] = field(
-        default_factory=lambda: {
-            "type": "admin",
-            "id": "991267460",
-            "name": "Local Admin",
-            "email": "admin@example.com",
-            "email_verified": True,
-        }
-    )
-    created_at: int = field(default_factory=lambda: int(time.time()))
-    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    companies: dict[str, dict[str, Any]] = field(default_factory=dict)
-    tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def me(self) -> dict[str, Any]:
-        """`GET /me` for a token of this workspace: the admin who authorised, with the app."""
-        return {
-            **self.admin,
-            "app": {
-                "type": "app",
-                "id_code": self.app_id,
-                "name": self.name,
-                "created_at": self.created_at,
-                "secure": False,
-                "identity_verification": False,
-                "timezone": self.timezone,
-                "region": self.region,
-            },
-            "avatar": {"type": "avatar", "image_url": None},
-            "has_inbox_seat": True,
-        }
-
-
 # --- the server ----------------------------------------------------------------------------------------
 
 
@@ -203,6 +180,9 @@ def error_list(status: int, code: str, message: str) -> IntercomResponse:
     body = {"type": "error.list", "request_id": str(uuid.uuid4()), "errors": errors}
     return IntercomResponse(status, body)
 
+
+# A record id in a path: anything but the names of the endpoints beside it.
+_RECORD_ID = r"(?!search$|scroll$|list$)[^/]+"
 
 # Any (self, request) method; `...` lets a subclass's methods qualify.
 RouteMethod = Callable[..., IntercomResponse]
@@ -259,7 +239,9 @@ class SimulatedIntercom(BackgroundServer):
         self._requests: list[RecordedRequest] = []
         self._failures: deque[int] = deque()
         self.rate_limit_per_window = rate_limit_per_window
-        self._window = (0, 0)  # (window start, calls in it)
+        # The time rate-limit windows are counted in (X-RateLimit-Reset is Unix time); a test may swap it.
+        self.clock: Callable[[], float] = time.time
+        self._windows: dict[str, tuple[int, int]] = {}  # app id -> (window start, calls in it)
         self.workspace = self.add_workspace()
         self._routes = self._collect_routes()
 
@@ -300,6 +282,11 @@ class SimulatedIntercom(BackgroundServer):
     def revoke_token(self, token: str) -> None:
         with self._lock:
             self._tokens.pop(token, None)
+
+    def set_rate_limit(self, per_window: int) -> None:
+        """Calls allowed per app in each 10-second window, from the next call on."""
+        with self._lock:
+            self.rate_limit_per_window = per_window
 
     def fail_next(self, *statuses: int) -> None:
         """The next authenticated calls answer these statuses (a 429 as Intercom's: no Retry-After)."""
@@ -358,7 +345,7 @@ class SimulatedIntercom(BackgroundServer):
             app_id = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
             if app_id is None:
                 return error_list(401, "unauthorized", "Access Token Invalid")
-            limit_headers, over_limit = self._count_call()
+            limit_headers, over_limit = self._count_call(app_id)
             failure = self._failures.popleft() if self._failures else None
         if over_limit or failure == 429:
             response = error_list(429, "rate_limit_exceeded", "Rate limit exceeded")
@@ -367,16 +354,19 @@ class SimulatedIntercom(BackgroundServer):
         else:
             request.token = token.strip()
             request.workspace = self.workspaces[app_id]
-            response = handler(request)
+            try:
+                response = handler(request)
+            except IntercomError as error:
+                response = error_list(error.status, error.code, error.message)
         response.headers = {**limit_headers, **response.headers}
         return response
 
-    def _count_call(self) -> tuple[dict[str, str], bool]:
-        now = int(time.time())
+    def _count_call(self, app_id: str) -> tuple[dict[str, str], bool]:
+        now = int(self.clock())
         start = now - now % RATE_LIMIT_WINDOW_SECONDS
-        window_start, calls = self._window
+        window_start, calls = self._windows.get(app_id, (0, 0))
         calls = calls + 1 if window_start == start else 1
-        self._window = (start, calls)
+        self._windows[app_id] = (start, calls)
         headers = {
             "X-RateLimit-Limit": str(self.rate_limit_per_window),
             "X-RateLimit-Remaining": str(max(0, self.rate_limit_per_window - calls)),
@@ -421,5 +411,67 @@ class SimulatedIntercom(BackgroundServer):
 
     @route("GET", r"/me")
     def me(self, request: IntercomRequest) -> IntercomResponse:
-        assert request.workspace is not None
-        return IntercomResponse(200, request.workspace.me())
+        return IntercomResponse(200, _workspace(request).me())
+
+    # --- the REST endpoints the poller calls -----------------------------------------------------------
+
+    @route("POST", r"/(?P<resource>contacts|conversations|tickets)/search")
+    def search(self, request: IntercomRequest) -> IntercomResponse:
+        workspace = _workspace(request)
+        body = _json_body(request)
+        version = request.header("Intercom-Version")
+        return IntercomResponse(200, workspace.search(_resource(request), body, version=version))
+
+    @route("GET", r"/(?P<resource>contacts|conversations)")
+    def list_records(self, request: IntercomRequest) -> IntercomResponse:
+        query = _first_values(request)
+        page = _workspace(request).list_page(
+            _resource(request), per_page=query.get("per_page"), starting_after=query.get("starting_after")
+        )
+        return IntercomResponse(200, page)
+
+    @route(
+        "GET", r"/(?P<resource>contacts|conversations|companies|tickets)/(?P<record_id>" + _RECORD_ID + ")"
+    )
+    def get_record(self, request: IntercomRequest) -> IntercomResponse:
+        try:
+            record = _workspace(request).get(_resource(request), request.params["record_id"])
+        except KeyError:
+            return error_list(404, "not_found", "Resource Not Found")
+        return IntercomResponse(200, record)
+
+    @route("GET", r"/companies/scroll")
+    def companies_scroll(self, request: IntercomRequest) -> IntercomResponse:
+        scroll_param = _first_values(request).get("scroll_param")
+        return IntercomResponse(200, _workspace(request).scroll(scroll_param))
+
+    @route("POST", r"/companies/list")
+    def companies_list(self, request: IntercomRequest) -> IntercomResponse:
+        # Intercom takes page, per_page and order in the query string, even on this POST.
+        query = _first_values(request)
+        page = _workspace(request).companies_page(
+            page=query.get("page"), per_page=query.get("per_page"), order=query.get("order")
+        )
+        return IntercomResponse(200, page)
+
+
+def _workspace(request: IntercomRequest) -> Workspace:
+    assert request.workspace is not None, "an authenticated route always has a workspace"
+    return request.workspace
+
+
+def _resource(request: IntercomRequest) -> Resource:
+    resource = request.params["resource"]
+    assert resource in RESOURCES, "the route's pattern names only resources"
+    return cast(Resource, resource)
+
+
+def _first_values(request: IntercomRequest) -> dict[str, str]:
+    return {name: values[0] for name, values in request.query.items() if values}
+
+
+def _json_body(request: IntercomRequest) -> Any:
+    try:
+        return request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise IntercomError(400, "parameter_invalid", "Body is not valid JSON") from None

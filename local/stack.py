@@ -1,5 +1,6 @@
 """The whole local stack in one object: embedded AWS, the API behind an emulated API Gateway, the
-dispatcher fed by an emulated SQS event source mapping, a simulated Intercom, callback receivers.
+dispatcher fed by an emulated SQS event source mapping, the poller fired by an emulated EventBridge
+Scheduler, a simulated Intercom, callback receivers.
 
 `make local`, `make demo` and the e2e tests all run this; the functions run in this process with
 the environment they would have on Lambda, pointed at the embedded services.
@@ -23,6 +24,7 @@ from local.intercom import SimulatedIntercom
 from local.lambda_runtime import Handler
 from local.queue_worker import QueueWorker
 from local.receiver import CallbackReceiver
+from local.scheduler import SchedulerEmulator
 
 DEFAULT_API_PORT = 3000
 # Development defaults, documented in the README; never used by a deployed stack.
@@ -44,16 +46,19 @@ DEFAULTS = {
 API_FUNCTION_TIMEOUT_SECONDS = 29
 DISPATCHER_FUNCTION_TIMEOUT_SECONDS = 30
 DISPATCHER_BATCH_SIZE = 10
+POLLER_FUNCTION_TIMEOUT_SECONDS = 300
 FUNCTION_MEMORY_MB = 512
+POLLER_FUNCTION_MEMORY_MB = FUNCTION_MEMORY_MB
 
 _T = TypeVar("_T")
 
 API_FUNCTION_PATH = REPO_ROOT / "functions" / "api" / "app.py"
 DISPATCHER_FUNCTION_PATH = REPO_ROOT / "functions" / "dispatcher" / "app.py"
+POLLER_FUNCTION_PATH = REPO_ROOT / "functions" / "poller" / "app.py"
 
 
 def load_handler(path: Path, module_name: str, attribute: str = "lambda_handler") -> Handler:
-    """Imports a function's file afresh under `module_name` (both functions' files are app.py)."""
+    """Imports a function's file afresh under `module_name` (every function's file is app.py)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path.relative_to(REPO_ROOT)} does not exist yet")
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -111,7 +116,11 @@ class LocalStack:
 
     `api_port`: None reads LOCAL_API_PORT (default 3000); 0 picks a free port (tests).
     `environment`: values that win over os.environ and the defaults (ORGANIZATION_SECRET, ...).
-    `api_handler` / `dispatcher_handler`: stand-ins for the functions' handlers (tests of the stack).
+    `api_handler` / `dispatcher_handler` / `poller_handler`: stand-ins for the functions' handlers
+    (tests of the stack).
+    `run_queue_worker` / `run_scheduler`: False leaves the queue worker / the scheduler emulator to
+    the caller (`stack.worker.drain()`, `stack.scheduler.run_pending()` or `.fire(name)`).
+    `log_requests`: a line on stderr per API request and per schedule firing.
     """
 
     def __init__(
@@ -121,7 +130,9 @@ class LocalStack:
         environment: Mapping[str, str] | None = None,
         api_handler: Handler | None = None,
         dispatcher_handler: Handler | None = None,
+        poller_handler: Handler | None = None,
         run_queue_worker: bool = True,
+        run_scheduler: bool = True,
         log_requests: bool = False,
         moto_server: MotoServer | None = None,
     ) -> None:
@@ -129,7 +140,9 @@ class LocalStack:
         self._overrides = dict(environment or {})
         self._api_handler = api_handler
         self._dispatcher_handler = dispatcher_handler
+        self._poller_handler = poller_handler
         self._run_queue_worker = run_queue_worker
+        self._run_scheduler = run_scheduler
         self._log_requests = log_requests
         self._moto_server = moto_server
         self._saved_environ: dict[str, str | None] = {}
@@ -138,6 +151,7 @@ class LocalStack:
         self._intercom: SimulatedIntercom | None = None
         self._api: ApiGateway | None = None
         self._worker: QueueWorker | None = None
+        self._scheduler: SchedulerEmulator | None = None
         self.environment: dict[str, str] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -156,6 +170,7 @@ class LocalStack:
             dispatcher_handler = self._dispatcher_handler or load_handler(
                 DISPATCHER_FUNCTION_PATH, "dispatcher_app"
             )
+            poller_handler = self._poller_handler or load_handler(POLLER_FUNCTION_PATH, "poller_app")
             port = self._api_port
             if port is None:
                 port = int(os.environ.get("LOCAL_API_PORT") or DEFAULT_API_PORT)
@@ -176,6 +191,18 @@ class LocalStack:
             )
             if self._run_queue_worker:
                 self._worker.start()
+            self._scheduler = SchedulerEmulator(
+                poller_handler,
+                self._aws.schedule_group_name,
+                endpoint_url=self._aws.endpoint_url,
+                region=self._aws.region,
+                function_arn=self._aws.poller_function_arn,
+                timeout_seconds=POLLER_FUNCTION_TIMEOUT_SECONDS,
+                memory_mb=POLLER_FUNCTION_MEMORY_MB,
+                log_firings=self._log_requests,
+            )
+            if self._run_scheduler:
+                self._scheduler.start()
         except BaseException:
             self.stop()
             raise
@@ -184,6 +211,8 @@ class LocalStack:
     def stop(self) -> None:
         """Stops what was started, newest first. The moto server stays: the shared one lives as long as
         the process, and one passed in belongs to the caller."""
+        if self._scheduler is not None:
+            self._scheduler.stop()
         if self._worker is not None:
             self._worker.stop()
         if self._api is not None:
@@ -218,6 +247,10 @@ class LocalStack:
     @property
     def worker(self) -> QueueWorker:
         return _started(self._worker)
+
+    @property
+    def scheduler(self) -> SchedulerEmulator:
+        return _started(self._scheduler)
 
     @property
     def intercom(self) -> SimulatedIntercom:

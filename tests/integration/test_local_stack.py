@@ -1,4 +1,5 @@
-"""LocalStack wires moto, the API, the queue worker, Intercom and receivers, with stand-in handlers."""
+"""LocalStack wires moto, the API, the queue worker, the scheduler, Intercom and receivers, with stand-in
+handlers."""
 
 from __future__ import annotations
 
@@ -26,6 +27,19 @@ class Dispatcher:
         return {"batchItemFailures": []}
 
 
+class Poller:
+    """A poller stand-in: records the events its schedules hand it."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.arrived = threading.Event()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.events.append(event)
+        self.arrived.set()
+        return {}
+
+
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Reads the settings as the real handler does, so the test sees what the functions see.
     from intercom_events.config import settings
@@ -39,13 +53,19 @@ def dispatcher() -> Dispatcher:
 
 
 @pytest.fixture
-def stack(dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+def poller() -> Poller:
+    return Poller()
+
+
+@pytest.fixture
+def stack(dispatcher: Dispatcher, poller: Poller, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
     monkeypatch.setenv("AWS_PROFILE", "someone-elses-account")
     monkeypatch.delenv("ORGANIZATION_SECRET", raising=False)
     with LocalStack(
         api_port=0,
         api_handler=api,
         dispatcher_handler=dispatcher,
+        poller_handler=poller,
         environment={"CALLBACK_ALLOWED_HOSTS": "receiver.test"},
     ) as running:
         yield running
@@ -84,6 +104,21 @@ def test_messages_on_the_queue_reach_the_dispatcher(stack: LocalStack, dispatche
     assert dispatcher.bodies == ['{"job": 1}']
 
 
+def test_a_schedule_made_as_the_api_makes_it_reaches_the_poller(stack: LocalStack, poller: Poller) -> None:
+    from datetime import UTC, datetime
+
+    from intercom_events.store import schedules
+
+    assert stack.scheduler.running
+    assert stack.environment["SCHEDULE_GROUP_NAME"] == stack.aws.schedule_group_name
+    assert stack.environment["POLLER_FUNCTION_ARN"] == stack.aws.poller_function_arn
+
+    schedules.poll_now(12, datetime.now(UTC))
+
+    assert poller.arrived.wait(10)
+    assert poller.events == [{"instanceId": 12}]
+
+
 def test_receivers_are_made_on_free_ports(stack: LocalStack) -> None:
     first, second = stack.receiver(), stack.receiver()
 
@@ -99,11 +134,12 @@ def test_stop_restores_the_environment_and_stops_the_servers(
     monkeypatch.setenv("AWS_PROFILE", "someone-elses-account")
     monkeypatch.delenv("TABLE_NAME", raising=False)
     monkeypatch.setenv("LOCAL_API_PORT", "0")
-    stack = LocalStack(api_handler=api, dispatcher_handler=dispatcher).start()
+    stack = LocalStack(api_handler=api, dispatcher_handler=dispatcher, poller_handler=Poller()).start()
     api_url, receiver_url = stack.api_url, stack.receiver().url
 
     stack.stop()
 
+    assert not stack.scheduler.running
     assert os.environ["AWS_PROFILE"] == "someone-elses-account"
     assert "TABLE_NAME" not in os.environ
     for url in (api_url, receiver_url):

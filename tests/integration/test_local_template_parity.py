@@ -1,4 +1,5 @@
-"""The local stack declares what template.yaml declares: table, queues, functions, route, environment."""
+"""The local stack declares what template.yaml declares: table, queues, functions, route, environment,
+and the polling schedules' group, target, role and dead-letter queue."""
 
 from __future__ import annotations
 
@@ -54,6 +55,48 @@ def callback_queue(template: dict[str, Any]) -> dict[str, Any]:
     return properties(template, name)
 
 
+def function_from(template: dict[str, Any], code_uri: str) -> dict[str, Any]:
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        if str(function.get("Properties", {}).get("CodeUri", "")).rstrip("/") == code_uri:
+            return properties(template, name)
+    raise AssertionError(f"no function with CodeUri {code_uri}")
+
+
+def template_variables(template: dict[str, Any]) -> dict[str, Any]:
+    """Every environment variable a function gets: Globals' and each function's own."""
+    variables = dict(template["Globals"]["Function"].get("Environment", {}).get("Variables", {}))
+    for function in resources_of(template, "AWS::Serverless::Function").values():
+        variables.update(function.get("Properties", {}).get("Environment", {}).get("Variables", {}))
+    return variables
+
+
+def referenced_resource(template: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The resource a `!Ref X` or `!GetAtt X.Arn` value names."""
+    assert isinstance(value, dict), value
+    if "Ref" in value:
+        name = value["Ref"]
+    else:
+        name, attribute = value["Fn::GetAtt"]
+        assert attribute == "Arn"
+    return dict(template["Resources"][name])
+
+
+LOCAL_AWS = LocalAws(
+    endpoint_url="http://127.0.0.1:1",
+    table_name="table",
+    queue_url="queue-url",
+    queue_arn="queue-arn",
+    dlq_url="dlq-url",
+    dlq_arn="dlq-arn",
+    kms_key_id="key",
+    schedule_group_name="schedules",
+    schedule_dlq_url="schedule-dlq-url",
+    schedule_dlq_arn="schedule-dlq-arn",
+    poller_function_arn="arn:aws:lambda:us-east-1:123456789012:function:local-PollerFunction",
+    scheduler_role_arn="arn:aws:iam::123456789012:role/local-SchedulerRole",
+)
+
+
 def function_with_event(template: dict[str, Any], event_type: str) -> tuple[dict[str, Any], dict[str, Any]]:
     for name, function in resources_of(template, "AWS::Serverless::Function").items():
         for event in function.get("Properties", {}).get("Events", {}).values():
@@ -101,16 +144,43 @@ def test_the_dispatcher_has_the_templates_event_source_mapping(template: dict[st
     assert "ReportBatchItemFailures" in event.get("FunctionResponseTypes", [])
 
 
+def test_the_poller_has_the_templates_timeout_and_memory(template: dict[str, Any]) -> None:
+    poller = function_from(template, "functions/poller")
+    memory = poller.get("MemorySize", template["Globals"]["Function"]["MemorySize"])
+
+    assert poller["Timeout"] == local_stack.POLLER_FUNCTION_TIMEOUT_SECONDS
+    assert memory == local_stack.POLLER_FUNCTION_MEMORY_MB
+
+
 def test_the_functions_memory_matches(template: dict[str, Any]) -> None:
     assert template["Globals"]["Function"]["MemorySize"] == local_stack.FUNCTION_MEMORY_MB
 
 
 def test_every_variable_the_template_sets_is_set_locally(template: dict[str, Any]) -> None:
-    names = set(template["Globals"]["Function"].get("Environment", {}).get("Variables", {}))
-    for function in resources_of(template, "AWS::Serverless::Function").values():
-        names |= set(function.get("Properties", {}).get("Environment", {}).get("Variables", {}))
-    aws = LocalAws("http://127.0.0.1:1", "table", "queue-url", "queue-arn", "dlq-url", "dlq-arn", "key")
+    names = set(template_variables(template))
 
-    environment = local_stack.function_environment(aws, "http://127.0.0.1:2", environ={})
+    environment = local_stack.function_environment(LOCAL_AWS, "http://127.0.0.1:2", environ={})
 
     assert names - DEPLOYED_ONLY <= set(environment)
+
+
+def test_every_resource_variable_the_embedded_aws_sets_the_template_sets(template: dict[str, Any]) -> None:
+    local_names = {name for name in LOCAL_AWS.environment() if not name.startswith("AWS_")}
+
+    assert local_names <= set(template_variables(template))
+
+
+def test_the_schedule_variables_name_what_the_embedded_aws_makes(template: dict[str, Any]) -> None:
+    variables = template_variables(template)
+
+    def kind(name: str) -> str:
+        return str(referenced_resource(template, variables[name])["Type"])
+
+    assert kind("SCHEDULE_GROUP_NAME") == "AWS::Scheduler::ScheduleGroup"
+    assert kind("POLLER_FUNCTION_ARN") == "AWS::Serverless::Function"
+    assert kind("SCHEDULER_ROLE_ARN") == "AWS::IAM::Role"
+    assert kind("SCHEDULE_DLQ_ARN") == "AWS::SQS::Queue"
+    poller = referenced_resource(template, variables["POLLER_FUNCTION_ARN"])
+    assert str(poller["Properties"]["CodeUri"]).rstrip("/") == "functions/poller"
+    schedule_dlq = referenced_resource(template, variables["SCHEDULE_DLQ_ARN"])["Properties"]
+    assert int(schedule_dlq["MessageRetentionPeriod"]) == local_aws.QUEUE_RETENTION_SECONDS
