@@ -93,9 +93,9 @@ def aws(base_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     with mock_aws():
         resources = create_resources(None)  # type: ignore[arg-type]  # no endpoint: moto intercepts
-        monkeypatch.setenv("TABLE_NAME", resources.table_name)
-        monkeypatch.setenv("QUEUE_URL", resources.queue_url)
-        monkeypatch.setenv("KMS_KEY_ID", resources.kms_key_id)
+        for name, value in resources.environment().items():
+            if name != "AWS_ENDPOINT_URL":
+                monkeypatch.setenv(name, value)
         _forget_process_state()
         yield resources
 
@@ -108,6 +108,11 @@ def api(aws: Any) -> ModuleType:
 @pytest.fixture
 def dispatcher(aws: Any) -> ModuleType:
     return load_handler("dispatcher")
+
+
+@pytest.fixture
+def poller(aws: Any) -> ModuleType:
+    return load_handler("poller")
 
 
 @pytest.fixture

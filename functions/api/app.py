@@ -158,6 +158,12 @@ def disable_token_instance() -> dict[str, Any]:
     return _answer(instances.set_enabled(caller, _token_instance(caller), enabled=False))
 
 
+@app.post(f"{BASE}/instances/<instance_id>/poll", tags=["Polling"])
+def poll_instance(instance_id: int) -> Response[dict[str, Any]]:
+    instances.poll_now(_caller(), instance_id)
+    return Response(202, content_types.APPLICATION_JSON, {"instanceId": instance_id, "status": "scheduled"})
+
+
 # ---- webhook intake ---------------------------------------------------------------------------------
 
 

@@ -167,11 +167,15 @@ def test_secret_values_are_generated_at_deploy_time(template: dict[str, Any]) ->
 
 
 def dead_letter_queue_ids(template: dict[str, Any]) -> set[str]:
-    targets = (
+    """Queues named by a redrive policy, or handed to Scheduler as a dead-letter queue (`*_DLQ_ARN`)."""
+    targets = [
         referenced_id(props(queue)["RedrivePolicy"]["deadLetterTargetArn"])
         for queue in resources(template, "AWS::SQS::Queue").values()
         if "RedrivePolicy" in props(queue)
-    )
+    ]
+    for function in resources(template, "AWS::Serverless::Function").values():
+        variables = props(function).get("Environment", {}).get("Variables", {})
+        targets += [referenced_id(value) for name, value in variables.items() if name.endswith("_DLQ_ARN")]
     return {target for target in targets if target}
 
 
@@ -302,16 +306,28 @@ def test_roles_carry_only_the_managed_policies_sam_attaches(transformed: dict[st
     assert attached <= SAM_MANAGED_POLICIES
 
 
-def test_function_policies_are_templates_scoped_to_one_resource(template: dict[str, Any]) -> None:
-    """No inline statements or managed policy names: each grant is a SAM policy template on one resource."""
+def test_function_policies_are_scoped_to_resources_of_this_stack(template: dict[str, Any]) -> None:
+    """No managed policy names: each grant is a SAM policy template on one resource, or (where SAM has
+    no template, as for Scheduler) an inline statement whose every resource is one of this stack's."""
     logical_ids = set(template["Resources"])
     for function_id, function in resources(template, "AWS::Serverless::Function").items():
         for policy in as_list(props(function).get("Policies", [])):
             assert isinstance(policy, dict) and len(policy) == 1, f"{function_id}: {policy}"
             ((template_name, parameters),) = policy.items()
-            assert template_name != "Statement", f"{function_id}: inline statement"
+            if template_name == "Statement":
+                for statement in as_list(parameters):
+                    for resource in as_list(statement["Resource"]):
+                        target = referenced_id(resource) or _sub_reference(resource)
+                        assert target in logical_ids, f"{function_id}: inline statement on {resource}"
+                continue
             targets = [referenced_id(value) for value in parameters.values()]
             assert len(targets) == 1 and targets[0] in logical_ids, f"{function_id}: {template_name}"
+
+
+def _sub_reference(value: Any) -> str | None:
+    """The logical id a `!Sub` ARN is built on (`...schedule/${PollScheduleGroup}/*`), if exactly one."""
+    names = re.findall(r"\$\{([A-Za-z0-9]+)\}", sub_text(value) or "")
+    return names[0] if len(names) == 1 else None
 
 
 # ---- dependencies -------------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ class Settings(BaseModel):
     # Hosts a callback may reach although they resolve to non-public addresses (local runs, tests).
     callback_allowed_hosts: frozenset[str] = Field(default=frozenset(), alias="CALLBACK_ALLOWED_HOSTS")
     allow_http_callbacks: bool = Field(default=False, alias="ALLOW_HTTP_CALLBACKS")
+    # Polling: the schedule group, the poller Scheduler targets, the role it assumes, its dead-letter queue.
+    schedule_group_name: str = Field(default="", alias="SCHEDULE_GROUP_NAME")
+    poller_function_arn: str = Field(default="", alias="POLLER_FUNCTION_ARN")
+    scheduler_role_arn: str = Field(default="", alias="SCHEDULER_ROLE_ARN")
+    schedule_dlq_arn: str = Field(default="", alias="SCHEDULE_DLQ_ARN")
     instance_cache_seconds: float = Field(default=5.0, alias="INSTANCE_CACHE_SECONDS")
     callback_timeout_seconds: float = Field(default=15.0, alias="CALLBACK_TIMEOUT_SECONDS")
     secrets_cache_seconds: int = Field(default=300, alias="SECRETS_CACHE_SECONDS")

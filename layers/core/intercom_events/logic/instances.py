@@ -19,8 +19,10 @@ from ..models.instance import (
     PatchInstanceBody,
     parse_settings,
 )
+from ..models.polling import parse_poller_configuration
 from ..observability import logger
 from ..store import instances as store
+from ..store import schedules
 from .auth import Caller, new_token, token_hash
 
 
@@ -49,7 +51,9 @@ def answer(instance: Instance, api_base_url: str, token: str | None = None) -> I
     )
 
 
-def _check_callback(config: InstanceSettings) -> None:
+def _validate_events(config: InstanceSettings) -> None:
+    if config.events_enabled and config.vendor_type == "polling":
+        parse_poller_configuration(config.poller_configuration, config.event_objects)
     if not (config.events_enabled and config.callback_url):
         return
     deployment = settings()
@@ -78,7 +82,7 @@ def create(caller: Caller, body: CreateInstanceBody, api_base_url: str) -> Insta
         raise NotFound(f"No element with key '{key[:64]}'")
     configuration = dict(body.configuration)
     config = parse_settings(configuration)
-    _check_callback(config)
+    _validate_events(config)
     if config.authentication_type == "oauth2":
         code = body.oauth_code
         if not code:
@@ -101,6 +105,7 @@ def create(caller: Caller, body: CreateInstanceBody, api_base_url: str) -> Insta
         token_hash=token_hash(token),
     )
     store.create(instance, instance.token_hash or "")
+    _sync_schedule(instance, was_polling=False)
     logger.info("instance created", extra={"instance_id": instance.id, "vendor_type": config.vendor_type})
     return answer(instance, api_base_url, token=token)
 
@@ -127,10 +132,11 @@ def patch(caller: Caller, instance_id: int, body: PatchInstanceBody) -> Instance
         changes["tags"] = body.tags
     if body.configuration is not None:
         configuration = {**instance.configuration, **body.configuration}
-        _check_callback(parse_settings(configuration))
+        _validate_events(parse_settings(configuration))
         changes["configuration"] = configuration
     updated = instance.model_copy(update=changes)
     store.save(updated)
+    _sync_schedule(updated, was_polling=_polls(instance))
     logger.info(
         "instance changed", extra={"instance_id": instance_id, "keys": sorted(body.configuration or {})}
     )
@@ -141,6 +147,7 @@ def set_enabled(caller: Caller, instance_id: int, enabled: bool) -> Instance:
     instance = get_owned(caller, instance_id)
     updated = instance.model_copy(update={"disabled": not enabled, "updated_date": now_iso()})
     store.save(updated)
+    _sync_schedule(updated, was_polling=_polls(instance))
     logger.info("instance enabled" if enabled else "instance disabled", extra={"instance_id": instance_id})
     return updated
 
@@ -149,9 +156,34 @@ def delete(caller: Caller, instance_id: int) -> None:
     """Keep a tombstone so the webhook URL answers 410, and drop the token so it opens nothing."""
     instance = get_owned(caller, instance_id)
     store.save(instance.model_copy(update={"deleted": True, "updated_date": now_iso()}))
+    if _polls(instance):
+        schedules.remove(instance_id)
     if instance.token_hash:
         store.delete_token(instance.token_hash)
     logger.info("instance deleted", extra={"instance_id": instance_id})
+
+
+def _polls(instance: Instance) -> bool:
+    config = instance.settings
+    return config.events_enabled and config.vendor_type == "polling"
+
+
+def _sync_schedule(instance: Instance, was_polling: bool) -> None:
+    """The schedule follows the instance: created, re-rated, paused or removed (one Scheduler call)."""
+    if _polls(instance):
+        schedules.put(instance.id, instance.settings.refresh_interval, enabled=not instance.disabled)
+    elif was_polling:
+        schedules.remove(instance.id)
+
+
+def poll_now(caller: Caller, instance_id: int) -> None:
+    instance = get_owned(caller, instance_id)
+    if not _polls(instance):
+        raise BadRequest("This instance does not poll: set event.vendor.type to polling with events enabled")
+    if instance.disabled:
+        raise BadRequest("This instance is disabled: enable it first")
+    schedules.poll_now(instance_id, datetime.now(UTC))
+    logger.info("poll requested", extra={"instance_id": instance_id})
 
 
 def for_webhook(instance_id: int) -> Instance:

@@ -1,0 +1,386 @@
+"""Polling Intercom: every change once, nothing missed (SPEC §7).
+
+One pass per resource reads Intercom's search newest-first and stops at the window's start, so a poll
+costs pages in proportion to what changed, not to the workspace. The window reaches back past the
+previous pass by `pollDelay` and by Intercom's indexing lag (records that become searchable late);
+what that overlap sends again is recognised by the cursor's `seen` map (record id -> version sent).
+
+Search cursors are stateless offsets: a record that changes during a pass moves to the front (seen
+again next poll, its version newer), and one that vanishes shifts the rest back, which can skip a
+record. A shrinking `total_count` therefore triggers another pass over the same window.
+
+Every page is a checkpoint: its callbacks are enqueued, then the cursor (seen map and page cursor) is
+saved, so a poll cut short by the Lambda timeout resumes where it stopped. A lease in DynamoDB keeps
+two polls of one instance apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..config import settings
+from ..intercom.client import IntercomAuthError, IntercomClient, IntercomError, Page, ScrollExpired
+from ..intercom.oauth import api_base_url
+from ..models.events import EventType, NormalizedEvent
+from ..models.instance import Instance
+from ..models.polling import ResourcePoll, Target, parse_poller_configuration
+from ..observability import MetricUnit, logger, metrics
+from ..polling.dates import parse_instant
+from ..store import cursors, queue
+from ..store import instances as instance_store
+from ..store.cursors import Cursor
+from .jobs import make_jobs
+
+STOP_MARGIN_SECONDS = 20.0  # time kept to checkpoint before Lambda's timeout
+# How far a window reaches back past the previous pass, for records Intercom indexes late.
+INDEX_LAG_SECONDS = {"contacts": 600.0}
+DEFAULT_INDEX_LAG_SECONDS = 120.0
+# The query's lower bound is loose (two days back): contact search matches dates by calendar day in the
+# workspace's zone; reading newest-first and stopping at the window's start keeps the pages few.
+QUERY_SLACK_SECONDS = 2 * 86400
+MAX_PASSES = 3
+SCROLL_RESUME_SECONDS = 45.0  # Intercom drops an idle scroll after a minute
+EVENTS_PER_CALLBACK = 10
+MAX_JOB_BYTES = 200_000  # under SQS's 256 KB with room for the envelope
+
+
+@dataclass
+class PollReport:
+    instance_id: int
+    outcome: str = "done"  # done | partial | busy | skipped | unauthorized | unavailable
+    events: dict[str, int] = field(default_factory=dict)
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "instanceId": self.instance_id,
+            "outcome": self.outcome,
+            "events": self.events,
+            "reason": self.reason,
+        }
+
+
+class OutOfTime(Exception):
+    """Stop here: the cursor holds where to resume."""
+
+
+def poll(
+    instance_id: int,
+    *,
+    time_left: Callable[[], float],
+    owner: str,
+    now: Callable[[], float] = time.time,
+    http: Any = None,
+) -> PollReport:
+    report = PollReport(instance_id)
+    instance = instance_store.get(instance_id)
+    if instance is None or instance.deleted:
+        return _skip(report, "no such instance")
+    config = instance.settings
+    if instance.disabled or not config.events_enabled or config.vendor_type != "polling":
+        return _skip(report, "polling is off for this instance")
+    if not cursors.acquire_lock(instance_id, owner, now(), lease_seconds=max(time_left(), 1.0) + 5):
+        logger.info(
+            "poll skipped: another poll of this instance is running", extra={"instance_id": instance_id}
+        )
+        metrics.add_metric(name="PollsOverlapped", unit=MetricUnit.Count, value=1)
+        report.outcome, report.reason = "busy", "another poll is running"
+        return report
+    metrics.add_metric(name="PollsRun", unit=MetricUnit.Count, value=1)
+    client = IntercomClient(
+        api_base_url(config.intercom_base_url),
+        config.access_token or "",
+        config.api_version or settings().intercom_api_version,
+        http=http,
+        deadline=lambda: time_left() - STOP_MARGIN_SECONDS,
+        on_rate_limit_wait=lambda seconds: metrics.add_metric(
+            name="RateLimitWaits", unit=MetricUnit.Seconds, value=seconds
+        ),
+    )
+    try:
+        for name, entry in parse_poller_configuration(
+            config.poller_configuration, config.event_objects
+        ).items():
+            poller = ResourcePoller(instance, name, entry, client, time_left, now)
+            report.events[name] = poller.run()
+            if poller.out_of_time:
+                report.outcome = "partial"
+                break
+    except IntercomAuthError:
+        # The token was revoked: keep the cursors (nothing was lost), mark the instance, raise the alarm.
+        report.outcome, report.reason = "unauthorized", "Intercom answered 401: the access token was revoked"
+        metrics.add_metric(name="PollerAuthErrors", unit=MetricUnit.Count, value=1)
+        logger.error("poll refused by Intercom: token revoked", extra={"instance_id": instance_id})
+    except IntercomError as exc:
+        report.outcome, report.reason = "unavailable", f"Intercom unavailable ({exc.status or 'network'})"
+        metrics.add_metric(name="PollErrors", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "poll stopped: Intercom unavailable", extra={"instance_id": instance_id, "error": str(exc)}
+        )
+    finally:
+        cursors.release_lock(instance_id, owner)
+    cursors.record_status(
+        instance_id,
+        {
+            "lastPollDate": _iso(now()),
+            "outcome": report.outcome,
+            "reason": report.reason,
+            "events": report.events,
+        },
+    )
+    logger.info("poll finished", extra={"instance_id": instance_id, **report.as_dict()})
+    return report
+
+
+def _skip(report: PollReport, reason: str) -> PollReport:
+    report.outcome, report.reason = "skipped", reason
+    logger.info("poll skipped", extra={"instance_id": report.instance_id, "reason": reason})
+    return report
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def dotted(record: dict[str, Any], path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+class ResourcePoller:
+    """One resource of one instance: a pass over its window, page by page, each page a checkpoint."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        name: str,
+        entry: ResourcePoll,
+        client: IntercomClient,
+        time_left: Callable[[], float],
+        now: Callable[[], float],
+    ) -> None:
+        self.instance = instance
+        self.name = name
+        self.entry = entry
+        self.client = client
+        self.time_left = time_left
+        self.now = now
+        self.out_of_time = False
+        self.sent = 0
+
+    def run(self) -> int:
+        cursor = cursors.load(self.instance.id, self.name)
+        # The first poll covers what changed since the instance was created, and nothing before.
+        lag = self._lag() if cursor else 0.0
+        cursor = cursor or Cursor(since=_epoch(self.instance.created_date))
+        resume = cursor.resume or {}
+        until = float(resume.get("until") or self.now())
+        start = float(resume.get("start") or cursor.since - self.entry.pollDelay - lag)
+        target = self.entry.target(datetime.fromtimestamp(cursor.since, UTC))
+        passes = int(resume.get("pass", 1))
+        try:
+            while True:
+                shrank = self._pass(cursor, target, start, until, passes, resume)
+                resume = {}
+                if not (shrank and passes < MAX_PASSES):
+                    break
+                passes += 1
+                logger.info(
+                    "records vanished during the pass; reading the window again",
+                    extra={"instance_id": self.instance.id, "resource": self.name, "pass": passes},
+                )
+        except OutOfTime:
+            self.out_of_time = True
+            return self.sent
+        # The next window starts where this pass started; `seen` need only cover what it overlaps.
+        cursor.since = until
+        cursor.resume = None
+        keep_from = until - self.entry.pollDelay - self._lag()
+        cursor.seen = {rid: version for rid, version in cursor.seen.items() if version >= keep_from}
+        cursors.save(self.instance.id, self.name, cursor)
+        return self.sent
+
+    def _lag(self) -> float:
+        return INDEX_LAG_SECONDS.get(self.name, DEFAULT_INDEX_LAG_SECONDS)
+
+    def _pass(
+        self, cursor: Cursor, target: Target, start: float, until: float, number: int, resume: dict[str, Any]
+    ) -> bool:
+        """Read the window once; True when the result set shrank while it was read."""
+        page_cursor: str | None = resume.get("cursor")
+        first_total: int | None = resume.get("total")
+        if target.method == "scroll" and resume.get("savedAt", 0) < self.now() - SCROLL_RESUME_SECONDS:
+            page_cursor = None  # the scroll has expired by now: start it again, `seen` covers the repeats
+        last_total: int | None = first_total
+        restarts = 0
+        while True:
+            if self.time_left() < STOP_MARGIN_SECONDS:
+                raise OutOfTime
+            try:
+                page = self._page(target, start, page_cursor)
+            except ScrollExpired as exc:
+                restarts += 1
+                if exc.code == "scroll_exists" or restarts > 2:
+                    # Another scroll of this app is open; it closes after a minute idle: try next run.
+                    raise OutOfTime from None
+                logger.info(
+                    "companies scroll expired; starting again", extra={"instance_id": self.instance.id}
+                )
+                page_cursor = None
+                continue
+            if first_total is None:
+                first_total = page.total_count
+            last_total = page.total_count if page.total_count is not None else last_total
+            # Search reads newest first, so an older record ends the pass; a scroll is in no order.
+            reached_start = self._take(page, cursor, start, until) and target.method == "search"
+            page_cursor = page.next_cursor
+            done = reached_start or not page_cursor or (target.method == "scroll" and not page.records)
+            cursor.resume = (
+                None
+                if done
+                else {
+                    "until": until,
+                    "start": start,
+                    "cursor": page_cursor,
+                    "pass": number,
+                    "total": first_total,
+                    "savedAt": self.now(),
+                }
+            )
+            cursors.save(self.instance.id, self.name, cursor)
+            if done:
+                break
+        return first_total is not None and last_total is not None and last_total < first_total
+
+    def _page(self, target: Target, start: float, page_cursor: str | None) -> Page:
+        if target.method == "scroll":
+            return self.client.scroll_page(target.resource, page_cursor)
+        field_name = self.entry.datesConfiguration.updatedDateField
+        filters = list(target.filters)
+        if self.entry.filterByUpdatedDate:
+            filters.append({"field": field_name, "operator": ">", "value": int(start - QUERY_SLACK_SECONDS)})
+        if not filters:
+            filters.append({"field": field_name, "operator": ">", "value": 0})
+        query = filters[0] if len(filters) == 1 else {"operator": "AND", "value": filters}
+        return self.client.search_page(
+            target.resource,
+            query,
+            per_page=self.entry.pageSize,
+            starting_after=page_cursor,
+            sort_field=field_name,
+            order="descending",
+        )
+
+    def _take(self, page: Page, cursor: Cursor, start: float, until: float) -> bool:
+        """Enqueue the page's new versions; True once a record older than the window shows up."""
+        dates = self.entry.datesConfiguration
+        fresh: list[tuple[dict[str, Any], NormalizedEvent]] = []
+        reached_start = False
+        poll_date = _iso(until)
+        for record in page.records:
+            updated = parse_instant(
+                dotted(record, dates.updatedDateField), dates.updatedDateFormat, dates.updatedDateTimezone
+            )
+            if updated is None:
+                logger.warning(
+                    "record without a readable updated date skipped",
+                    extra={"instance_id": self.instance.id, "resource": self.name},
+                )
+                continue
+            version = updated.timestamp()
+            if self.entry.filterByUpdatedDate and version < start:
+                reached_start = True  # newest first: everything after this is older still
+                continue
+            if self.entry.filterByCurrentDate and version > until:
+                continue  # changed after this pass began: the next poll's
+            record_id = dotted(record, self.entry.idField)
+            if record_id is None:
+                continue
+            key = str(record_id)
+            if cursor.seen.get(key, float("-inf")) >= version:
+                continue  # this version went out already (an overlapping window, a repeated page)
+            cursor.seen[key] = version
+            fresh.append((record, self._event(record, key, updated, poll_date)))
+        if page.records and not fresh:
+            return reached_start
+        self._enqueue(fresh, until)
+        return reached_start
+
+    def _event(
+        self, record: dict[str, Any], record_id: str, updated: datetime, poll_date: str
+    ) -> NormalizedEvent:
+        dates = self.entry.datesConfiguration
+        created = parse_instant(
+            dotted(record, dates.createdDateField), dates.createdDateFormat, dates.createdDateTimezone
+        )
+        # Open Connectors' rule: created equal to updated (within the tolerance) is a creation.
+        is_new = (
+            created is not None
+            and abs((updated - created).total_seconds()) <= self.entry.createdCheckTolerance
+        )
+        return NormalizedEvent(
+            date=_iso(updated.timestamp()),
+            eventType=EventType.CREATED if is_new else EventType.UPDATED,
+            objectId=record_id,
+            objectType=self.name,
+            pollDate=poll_date,
+        )
+
+    def _enqueue(self, fresh: list[tuple[dict[str, Any], NormalizedEvent]], until: float) -> None:
+        if not fresh:
+            return
+        jobs = []
+        for part in _parts(fresh):
+            records = [record for record, _ in part]
+            events = [event for _, event in part]
+            raw = {self.name: records, "pollDate": int(until * 1000), "objectType": self.name}
+            # The same records at the same versions make the same eventId: a page read twice (a retried
+            # poll, a crash between enqueue and checkpoint) is recognised by the dispatcher.
+            origin = hashlib.sha256("|".join(f"{e.objectId}@{e.date}" for e in events).encode()).hexdigest()
+            jobs.extend(
+                make_jobs(
+                    self.instance.id, "polling", f"{self.name}:{origin}", raw, events, datetime.now(UTC)
+                )
+            )
+        queue.send(jobs)
+        self.sent += len(fresh)
+        metrics.add_metric(name="EventsEnqueued", unit=MetricUnit.Count, value=len(fresh))
+        logger.info(
+            "polled changes enqueued",
+            extra={
+                "instance_id": self.instance.id,
+                "resource": self.name,
+                "events": len(fresh),
+                "event_ids": [job.eventId for job in jobs],
+            },
+        )
+
+
+def _parts(
+    fresh: list[tuple[dict[str, Any], NormalizedEvent]],
+) -> Iterator[list[tuple[dict[str, Any], NormalizedEvent]]]:
+    """Groups of at most ten events whose records fit one queue message."""
+    import json
+
+    group: list[tuple[dict[str, Any], NormalizedEvent]] = []
+    size = 0
+    for item in fresh:
+        item_size = len(json.dumps(item[0], separators=(",", ":"), default=str)) + 300
+        if group and (len(group) == EVENTS_PER_CALLBACK or size + item_size > MAX_JOB_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += item_size
+    if group:
+        yield group
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

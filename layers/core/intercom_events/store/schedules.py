@@ -1,0 +1,87 @@
+"""One EventBridge Scheduler schedule per polling instance, `rate(<n> minutes)`, targeting the poller.
+
+Scheduler holds a million schedules an account, where scheduled rules stop at 300 a bus. The
+schedule group, the poller's ARN, the role Scheduler assumes and the dead-letter queue for failed
+invocations come from the template through the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from ..config import settings
+from ..observability import tracer
+from .aws import client
+
+
+def _settings() -> dict[str, str]:
+    config = settings()
+    return {
+        "group": config.schedule_group_name,
+        "target": config.poller_function_arn,
+        "role": config.scheduler_role_arn,
+        "dlq": config.schedule_dlq_arn,
+    }
+
+
+def _name(instance_id: int) -> str:
+    return f"instance-{instance_id}"
+
+
+def _target(instance_id: int, config: dict[str, str]) -> dict[str, Any]:
+    target: dict[str, Any] = {
+        "Arn": config["target"],
+        "RoleArn": config["role"],
+        "Input": json.dumps({"instanceId": instance_id}),
+        # A missed poll is made good by the next one (cursors cover the gap): a few retries suffice.
+        "RetryPolicy": {"MaximumEventAgeInSeconds": 300, "MaximumRetryAttempts": 3},
+    }
+    if config["dlq"]:
+        target["DeadLetterConfig"] = {"Arn": config["dlq"]}
+    return target
+
+
+@tracer.capture_method(capture_response=False)
+def put(instance_id: int, minutes: int, enabled: bool) -> None:
+    """Create the schedule, or change its rate or state: one call either way."""
+    config = _settings()
+    scheduler = client("scheduler")
+    request = {
+        "Name": _name(instance_id),
+        "GroupName": config["group"],
+        "ScheduleExpression": f"rate({minutes} {'minute' if minutes == 1 else 'minutes'})",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": _target(instance_id, config),
+        "State": "ENABLED" if enabled else "DISABLED",
+    }
+    try:
+        scheduler.update_schedule(**request)
+    except scheduler.exceptions.ResourceNotFoundException:
+        scheduler.create_schedule(**request)
+
+
+@tracer.capture_method(capture_response=False)
+def remove(instance_id: int) -> None:
+    scheduler = client("scheduler")
+    with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
+        scheduler.delete_schedule(Name=_name(instance_id), GroupName=_settings()["group"])
+
+
+@tracer.capture_method(capture_response=False)
+def poll_now(instance_id: int, now: datetime) -> None:
+    """A one-time schedule that fires at once and deletes itself: no Lambda invoke right on the API role."""
+    config = _settings()
+    stamp = now.astimezone(UTC)
+    client("scheduler").create_schedule(
+        Name=f"{_name(instance_id)}-now-{stamp.strftime('%Y%m%d%H%M%S%f')}",
+        GroupName=config["group"],
+        ScheduleExpression=f"at({stamp.strftime('%Y-%m-%dT%H:%M:%S')})",
+        ScheduleExpressionTimezone="UTC",
+        ActionAfterCompletion="DELETE",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target=_target(instance_id, config),
+        State="ENABLED",
+    )
