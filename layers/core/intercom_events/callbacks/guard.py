@@ -4,7 +4,8 @@ A callback URL is chosen by whoever creates an instance, and the dispatcher POST
 AWS account. So its host must resolve only to public addresses: never loopback, the VPC, the instance
 metadata service (169.254.169.254) or anything else not reachable from the open internet. The check runs
 when an instance is saved (`check_callback_url`) and again on the addresses actually connected to
-(`check_resolved`), because a DNS answer can change in between (DNS rebinding).
+(`addresses_to_dial`, used by the callback client's transport for every request), because a DNS answer
+can change in between (DNS rebinding).
 
 The ranges are listed here rather than taken from `ipaddress`'s `is_private`/`is_global`, whose meaning
 has changed between Python patch releases; these tables are what the tests pin.
@@ -12,12 +13,15 @@ has changed between Python patch releases; these tables are what the tests pin.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (host, port) -> the addresses to connect to, as getaddrinfo orders them.
+AsyncResolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
 _V4 = ipaddress.IPv4Network
 _V6 = ipaddress.IPv6Network
@@ -63,6 +67,11 @@ class CallbackUrlError(ValueError):
     which may carry credentials in its userinfo or query."""
 
 
+class CallbackHostUnresolvable(CallbackUrlError):
+    """The callback host has no address at the moment: a DNS failure, often a passing one, rather than
+    an address the guard refuses."""
+
+
 def is_public_address(ip: IPAddress) -> bool:
     """True when `ip` is reachable on the public internet and not a disguised internal address."""
     if isinstance(ip, ipaddress.IPv4Address):
@@ -88,6 +97,13 @@ def default_resolver(host: str, port: int) -> list[str]:
     """Every address `host` resolves to for a TCP connection to `port`."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({str(info[4][0]) for info in infos})
+
+
+async def resolve_for_connect(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to for a TCP connection to `port`, in getaddrinfo's order (which
+    ranks them per RFC 6724 for this machine), without blocking the event loop."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _normalise_host(host: str) -> str:
@@ -174,3 +190,28 @@ def check_callback_url(
     except (OSError, UnicodeError):  # socket.gaierror is an OSError; IDNA encoding fails as UnicodeError
         raise CallbackUrlError(f"callback host {host!r} cannot be resolved") from None
     check_resolved(host, addresses, frozenset())
+
+
+async def addresses_to_dial(
+    host: str, port: int, allowed_hosts: frozenset[str], resolve: AsyncResolver = resolve_for_connect
+) -> list[str] | None:
+    """The connect-time check: the vetted addresses to dial for `host`, in the resolver's order.
+
+    None when the URL can be dialled as written: the allow-list opens the host, or it is a public IP
+    literal. Otherwise the host is resolved here, once, and the caller must connect to one of the returned
+    addresses rather than to the name, so that a second lookup cannot answer differently (DNS rebinding).
+    Raises CallbackUrlError when the host is not to be dialled at all.
+    """
+    if is_allowed_host(host, port, allowed_hosts):
+        return None
+    literal = _parse_address(host)
+    if literal is not None:
+        if not is_public_address(literal):
+            raise CallbackUrlError(f"callback host {host!r} is not a public internet address")
+        return None
+    try:
+        answers = list(await resolve(host, port))
+    except (OSError, UnicodeError):  # socket.gaierror is an OSError; IDNA encoding fails as UnicodeError
+        raise CallbackHostUnresolvable(f"callback host {host!r} cannot be resolved") from None
+    check_resolved(host, answers, frozenset(), port=port)
+    return answers
