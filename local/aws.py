@@ -33,7 +33,8 @@ TABLE_KEY_SCHEMA: list[dict[str, str]] = [
     {"AttributeName": "sk", "KeyType": "RANGE"},
 ]
 TABLE_ATTRIBUTE_DEFINITIONS: list[dict[str, str]] = [
-    {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+    {"AttributeName": name, "AttributeType": "S"}
+    for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
 ]
 TABLE_GLOBAL_SECONDARY_INDEXES: list[dict[str, Any]] = [
     {
@@ -43,7 +44,23 @@ TABLE_GLOBAL_SECONDARY_INDEXES: list[dict[str, Any]] = [
             {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
         ],
         "Projection": {"ProjectionType": "ALL"},
-    }
+    },
+    {
+        "IndexName": "byTime",
+        "KeySchema": [
+            {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+            {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    },
+    {
+        "IndexName": "byStatus",
+        "KeySchema": [
+            {"AttributeName": "gsi3pk", "KeyType": "HASH"},
+            {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    },
 ]
 TABLE_TTL_ATTRIBUTE = "expiresAt"
 
@@ -127,6 +144,7 @@ class LocalAws:
     schedule_dlq_arn: str
     poller_function_arn: str
     scheduler_role_arn: str
+    body_bucket_name: str
     region: str = REGION
 
     def environment(self) -> dict[str, str]:
@@ -143,6 +161,7 @@ class LocalAws:
             "POLLER_FUNCTION_ARN": self.poller_function_arn,
             "SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
             "SCHEDULE_DLQ_ARN": self.schedule_dlq_arn,
+            "BODY_BUCKET_NAME": self.body_bucket_name,
         }
 
     def client(self, service: str) -> Any:
@@ -198,6 +217,10 @@ def create_resources(endpoint_url: str, *, name_prefix: str = "intercom-events-l
         Attributes={"MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS)},
     )["QueueUrl"]
 
+    # Callback jobs too large for one SQS message (lower-case: S3 bucket names allow nothing else).
+    body_bucket_name = f"{prefix}-bodies".lower()
+    aws_client("s3", endpoint_url).create_bucket(Bucket=body_bucket_name)
+
     return LocalAws(
         endpoint_url=endpoint_url,
         table_name=table_name,
@@ -211,6 +234,7 @@ def create_resources(endpoint_url: str, *, name_prefix: str = "intercom-events-l
         schedule_dlq_arn=_queue_arn(sqs, schedule_dlq_url),
         poller_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{prefix}-PollerFunction",
         scheduler_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{prefix}-SchedulerRole",
+        body_bucket_name=body_bucket_name,
     )
 
 

@@ -41,6 +41,7 @@ DEFAULTS = {
     "POWERTOOLS_METRICS_NAMESPACE": "IntercomEvents",
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+    "CALLBACK_TIMEOUT_SECONDS": "15",
 }
 # The functions' settings in template.yaml (the parity test keeps them equal).
 API_FUNCTION_TIMEOUT_SECONDS = 29

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_events.errors import BadRequest, DomainError
-from intercom_events.logic import auth, instances, intake
+from intercom_events.logic import auth, events, instances, intake
 from intercom_events.models.instance import CreateInstanceBody, InstanceAnswer, PatchInstanceBody
 from intercom_events.observability import logger, metrics, tracer
 from intercom_events.store import instances as instance_store
@@ -162,6 +162,37 @@ def disable_token_instance() -> dict[str, Any]:
 def poll_instance(instance_id: int) -> Response[dict[str, Any]]:
     instances.poll_now(_caller(), instance_id)
     return Response(202, content_types.APPLICATION_JSON, {"instanceId": instance_id, "status": "scheduled"})
+
+
+@app.get(f"{BASE}/instances/<instance_id>/events", tags=["Events"])
+def list_events(
+    instance_id: int,
+    status: Annotated[
+        str | None, Query(description="pending, delivered, retrying, failed, queued or cancelled")
+    ] = None,
+    from_: Annotated[str | None, Query(alias="from", description="ISO-8601: events from this date")] = None,
+    to: Annotated[str | None, Query(description="ISO-8601: events up to this date")] = None,
+    nextPage: Annotated[
+        str | None, Query(description="the Elements-Next-Page-Token of the previous page")
+    ] = None,
+    pageSize: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Response[list[dict[str, Any]]]:
+    page, token = events.list_events(
+        _caller(), instance_id, status=status, since=from_, until=to, next_page=nextPage, page_size=pageSize
+    )
+    # Open Connectors pages with this header; the body stays a plain array, as its clients expect.
+    headers = {"Elements-Next-Page-Token": token} if token else None
+    return Response(200, content_types.APPLICATION_JSON, page, headers=headers)
+
+
+@app.post(f"{BASE}/instances/<instance_id>/events/retry", tags=["Events"])
+def retry_events(instance_id: int) -> Response[dict[str, Any]]:
+    return Response(202, content_types.APPLICATION_JSON, events.retry_all(_caller(), instance_id))
+
+
+@app.post(f"{BASE}/instances/<instance_id>/events/<event_id>/retry", tags=["Events"])
+def retry_event(instance_id: int, event_id: str) -> Response[dict[str, Any]]:
+    return Response(202, content_types.APPLICATION_JSON, events.retry_one(_caller(), instance_id, event_id))
 
 
 # ---- webhook intake ---------------------------------------------------------------------------------

@@ -25,9 +25,12 @@ def test_the_table_is_made_as_declared(aws: LocalAws) -> None:
 
     assert table["KeySchema"] == local_aws.TABLE_KEY_SCHEMA
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    [index] = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "byOwner"
-    assert index["Projection"] == {"ProjectionType": "ALL"}
+    indexes = {index["IndexName"]: index["Projection"] for index in table["GlobalSecondaryIndexes"]}
+    assert indexes == {
+        "byOwner": {"ProjectionType": "ALL"},
+        "byTime": {"ProjectionType": "ALL"},
+        "byStatus": {"ProjectionType": "KEYS_ONLY"},
+    }
     ttl = dynamodb.describe_time_to_live(TableName=aws.table_name)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiresAt")
 

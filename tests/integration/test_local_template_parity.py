@@ -94,6 +94,7 @@ LOCAL_AWS = LocalAws(
     schedule_dlq_arn="schedule-dlq-arn",
     poller_function_arn="arn:aws:lambda:us-east-1:123456789012:function:local-PollerFunction",
     scheduler_role_arn="arn:aws:iam::123456789012:role/local-SchedulerRole",
+    body_bucket_name="bodies",
 )
 
 

@@ -35,6 +35,8 @@ class Settings(BaseModel):
     poller_function_arn: str = Field(default="", alias="POLLER_FUNCTION_ARN")
     scheduler_role_arn: str = Field(default="", alias="SCHEDULER_ROLE_ARN")
     schedule_dlq_arn: str = Field(default="", alias="SCHEDULE_DLQ_ARN")
+    # Callback jobs larger than one SQS message are kept here and the message carries a pointer.
+    body_bucket_name: str = Field(default="", alias="BODY_BUCKET_NAME")
     instance_cache_seconds: float = Field(default=5.0, alias="INSTANCE_CACHE_SECONDS")
     callback_timeout_seconds: float = Field(default=15.0, alias="CALLBACK_TIMEOUT_SECONDS")
     secrets_cache_seconds: int = Field(default=300, alias="SECRETS_CACHE_SECONDS")
@@ -49,4 +51,5 @@ class Settings(BaseModel):
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    return Settings.model_validate({k: v for k, v in os.environ.items() if k.isupper()})
+    # An empty variable means "not set" (the template declares some empty for `sam local invoke`).
+    return Settings.model_validate({k: v for k, v in os.environ.items() if k.isupper() and v != ""})

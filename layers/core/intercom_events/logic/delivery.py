@@ -27,6 +27,7 @@ from ..ttl_cache import TtlCache
 from .jobs import EVENTS_PER_CALLBACK
 
 _instances: TtlCache[int, Instance | None] = TtlCache(lambda: settings().instance_cache_seconds)
+_states: TtlCache[int, dict[str, Any]] = TtlCache(lambda: settings().instance_cache_seconds)
 
 
 class RetryLater(Exception):
@@ -68,27 +69,44 @@ def callback_body(job: CallbackJob, instance: Instance) -> dict[str, Any]:
     }
 
 
-async def deliver(job: CallbackJob, attempt: int, client: httpx.AsyncClient) -> Outcome:
+def _state(instance_id: int) -> dict[str, Any]:
+    return _states.get_or_load(instance_id, deliveries.state)
+
+
+async def deliver(job: CallbackJob, message_body: str, attempt: int, client: httpx.AsyncClient) -> Outcome:
+    """`attempt` is SQS's receive count: 1 on the first try, and again 1 when an operator replays it."""
     # Records of one batch run concurrently, so ids go on each line rather than on the shared logger.
-    ids = {"instance_id": job.instanceId, "event_id": job.eventId}
+    ids = {
+        "instance_id": job.instanceId,
+        "event_id": job.eventId,
+        "intercom_notification_id": job.intercomNotificationId,
+    }
     instance = await asyncio.to_thread(_instances.get_or_load, job.instanceId, instance_store.get)
     now = datetime.now(UTC)
     if instance is None or instance.deleted or instance.disabled or not instance.settings.events_enabled:
-        await asyncio.to_thread(deliveries.claim, job, now, 0)
         await asyncio.to_thread(
             deliveries.record, job, "cancelled", now, None, "events off for this instance"
         )
         logger.info("callback cancelled: events off for this instance", extra=ids)
         return Outcome("cancelled")
+    if (await asyncio.to_thread(_state, job.instanceId)).get("suspended"):
+        # Open Connectors' suspension: kept, not attempted, until an operator retries the instance.
+        await asyncio.to_thread(deliveries.keep_job, job, message_body, now)
+        await asyncio.to_thread(deliveries.record, job, "queued", now, None, "deliveries suspended")
+        metrics.add_metric(name="EventsQueued", unit=MetricUnit.Count, value=1)
+        logger.info("callback queued: deliveries to this instance are suspended", extra=ids)
+        return Outcome("queued")
     config = instance.settings
     lease = int(settings().callback_timeout_seconds) + 15
     claim = await asyncio.to_thread(deliveries.claim, job, now, lease)
-    if claim.outcome == "delivered":
+    if claim.outcome == "done":
         metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
-        logger.info("callback already delivered; duplicate skipped", extra=ids)
+        logger.info(f"callback already {claim.status}; duplicate skipped", extra=ids)
         return Outcome("duplicate")
     if claim.outcome == "busy":
         raise RetryLater(claim.busy_seconds, "another worker holds this event")
+    if claim.attempts == 1:  # kept once, for an operator's replay
+        await asyncio.to_thread(deliveries.keep_job, job, message_body, now)
 
     body = json.dumps(callback_body(job, instance), separators=(",", ":")).encode()
     headers = callback_headers(
@@ -104,29 +122,34 @@ async def deliver(job: CallbackJob, attempt: int, client: httpx.AsyncClient) -> 
     code = answer.status_code if answer is not None else None
     elapsed_ms = (asyncio.get_running_loop().time() - started) * 1000
     metrics.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+    facts = {**ids, "attempt": attempt, "status": code, "error": error, "ms": round(elapsed_ms)}
 
     if answer is not None and answer.is_success:
         await asyncio.to_thread(deliveries.record, job, "delivered", datetime.now(UTC), code)
         metrics.add_metric(name="DeliveriesSucceeded", unit=MetricUnit.Count, value=1)
-        logger.info(
-            "callback delivered", extra={**ids, "status": code, "attempt": attempt, "ms": round(elapsed_ms)}
-        )
+        logger.info("callback delivered", extra=facts)
         return Outcome("delivered", code)
 
     metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
+    if code == 410:
+        # The receiver says it is gone for good: events off for the instance, as Open Connectors does.
+        await asyncio.to_thread(
+            deliveries.record, job, "failed", datetime.now(UTC), code, "receiver gone (410)"
+        )
+        await asyncio.to_thread(instance_store.turn_events_off, job.instanceId)
+        _instances.forget(job.instanceId)
+        logger.warning("callback refused with 410: events turned off for the instance", extra=facts)
+        return Outcome("gone", code)
     delay = retry_delay(attempt)
     if answer is not None and code in (429, 503):
         delay = honour_retry_after(answer.headers.get("retry-after"), attempt, now) or delay
     if delay is None or attempt >= MAX_ATTEMPTS:
         await asyncio.to_thread(deliveries.record, job, "failed", datetime.now(UTC), code, error)
-        logger.error(
-            "callback failed: retries spent",
-            extra={**ids, "attempt": attempt, "status": code, "error": error},
-        )
-        raise RetryLater(0, "retries spent")  # redrive moves it to the dead-letter queue
+        await asyncio.to_thread(deliveries.suspend, job.instanceId, job.eventId, datetime.now(UTC))
+        _states.forget(job.instanceId)
+        metrics.add_metric(name="DeliveriesSuspended", unit=MetricUnit.Count, value=1)
+        logger.error("callback failed: retries spent; deliveries to the instance suspended", extra=facts)
+        raise RetryLater(0, "retries spent")  # redrive also moves it to the dead-letter queue (its alarm)
     await asyncio.to_thread(deliveries.record, job, "retrying", datetime.now(UTC), code, error)
-    logger.warning(
-        "callback failed; will retry",
-        extra={**ids, "attempt": attempt, "status": code, "error": error, "retry_in_seconds": delay},
-    )
+    logger.warning("callback failed; will retry", extra={**facts, "retry_in_seconds": delay})
     raise RetryLater(delay, error or "failed")

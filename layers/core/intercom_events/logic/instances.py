@@ -21,8 +21,8 @@ from ..models.instance import (
 )
 from ..models.polling import parse_poller_configuration
 from ..observability import logger
+from ..store import deliveries, schedules
 from ..store import instances as store
-from ..store import schedules
 from .auth import Caller, new_token, token_hash
 
 
@@ -158,9 +158,19 @@ def delete(caller: Caller, instance_id: int) -> None:
     store.save(instance.model_copy(update={"deleted": True, "updated_date": now_iso()}))
     if _polls(instance):
         schedules.remove(instance_id)
+    cancelled = cancel_undelivered(instance_id)
     if instance.token_hash:
         store.delete_token(instance.token_hash)
-    logger.info("instance deleted", extra={"instance_id": instance_id})
+    logger.info("instance deleted", extra={"instance_id": instance_id, "events_cancelled": cancelled})
+
+
+def cancel_undelivered(instance_id: int) -> int:
+    """On delete: what was not delivered stays in the log as cancelled."""
+    now = datetime.now(UTC)
+    event_ids = list(deliveries.undelivered(instance_id))
+    for event_id in event_ids:
+        deliveries.record_status(instance_id, event_id, "cancelled", now, None, "instance deleted")
+    return len(event_ids)
 
 
 def _polls(instance: Instance) -> bool:

@@ -84,9 +84,10 @@ def accept(encoded: str, body: bytes, signature: str | None) -> IntakeResult:
     jobs = make_jobs(instance.id, "webhook", origin, notification, events, datetime.now(UTC), notification_id)
     queue.send(jobs)
     metrics.add_metric(name="EventsEnqueued", unit=MetricUnit.Count, value=len(events))
+    # event_id is the key that follows this notification through the dispatcher's lines to the callback.
     logger.info(
         "webhook accepted",
-        extra={"topic": topic, "event_ids": [j.eventId for j in jobs], "events": len(events)},
+        extra={"topic": topic, "event_id": jobs[0].eventId, "parts": len(jobs), "events": len(events)},
     )
     return IntakeResult("accepted", events=len(events))
 
@@ -100,4 +101,7 @@ def _parse(body: bytes) -> dict:
         raise BadRequest("The body is not an Intercom notification_event")
     if not isinstance(notification.get("topic"), str):
         raise BadRequest("The notification has no topic", [{"field": "topic", "message": "required"}])
+    if not isinstance(notification.get("id", ""), str | None):
+        # Intercom's notification ids are strings; the id becomes the callback job's intercomNotificationId.
+        raise BadRequest("The notification id is not a string", [{"field": "id", "message": "not a string"}])
     return notification

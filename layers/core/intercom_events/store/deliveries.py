@@ -1,12 +1,24 @@
-"""Each event's delivery record: what makes a callback go out once, and the event log.
+"""The event log: each event's delivery record, its job for replay, and the instance's delivery state.
+
+  INSTANCE#<id> / EVENT#<eventId>   status, attempts, last answer, dates (kept 30 days: TTL)
+  INSTANCE#<id> / JOB#<eventId>     the callback job as first delivered, for replay (same TTL)
+  INSTANCE#<id> / DELIVERY#STATE    suspended after an event failed for good; lifted by a bulk retry
 
 A delivery is claimed before the callback is sent: the conditional write refuses an event already
-delivered (a duplicate notification, a redelivered message) and one another worker is sending now
-(the lease), so two copies of one job never both reach the receiver.
+delivered (a resent notification, a redelivered message) or cancelled, and one another worker is
+sending now (the lease), so two copies of one job never both reach the receiver.
+
+Two indexes list the log: `byTime` (every event of an instance, newest first) and the sparse
+`byStatus`, which holds only failed and queued events, so a bulk retry reads just those.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -19,11 +31,27 @@ from .items import event_key, from_item, to_item
 
 LOG_DAYS = 30
 Status = Literal["pending", "delivered", "retrying", "failed", "queued", "cancelled"]
+STATUSES: tuple[Status, ...] = ("pending", "delivered", "retrying", "failed", "queued", "cancelled")
+# Statuses an operator's bulk retry picks up; only these carry the sparse index's keys.
+REPLAYABLE = ("failed", "queued")
+_PUBLIC = (
+    "eventId",
+    "status",
+    "attempts",
+    "source",
+    "objectTypes",
+    "lastResponseCode",
+    "lastError",
+    "createdDate",
+    "updatedDate",
+    "deliveredDate",
+)
 
 
 @dataclass(frozen=True)
 class Claim:
-    outcome: Literal["claimed", "delivered", "busy"]
+    outcome: Literal["claimed", "done", "busy"]
+    status: str = "pending"
     attempts: int = 0
     busy_seconds: int = 0
 
@@ -32,10 +60,17 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _expires(now: datetime) -> int:
+    return int((now + timedelta(days=LOG_DAYS)).timestamp())
+
+
+def _key(instance_id: int, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": f"INSTANCE#{instance_id}"}, "sk": {"S": sk}}
+
+
 @tracer.capture_method(capture_response=False)
 def claim(job: CallbackJob, now: datetime, lease_seconds: int) -> Claim:
     ddb = client("dynamodb")
-    expires = int((now + timedelta(days=LOG_DAYS)).timestamp())
     try:
         answer = ddb.update_item(
             TableName=settings().table_name,
@@ -43,7 +78,8 @@ def claim(job: CallbackJob, now: datetime, lease_seconds: int) -> Claim:
             UpdateExpression=(
                 "SET #status = if_not_exists(#status, :pending), leaseUntil = :lease, updatedDate = :now, "
                 "createdDate = if_not_exists(createdDate, :now), eventId = :eventId, #source = :source, "
-                "objectTypes = :types, expiresAt = :expires ADD attempts :one"
+                "objectTypes = :types, expiresAt = :expires, gsi2pk = :events, "
+                "gsi2sk = if_not_exists(gsi2sk, :order) ADD attempts :one"
             ),
             ConditionExpression=(
                 "attribute_not_exists(pk) OR (#status <> :delivered AND #status <> :cancelled "
@@ -61,7 +97,9 @@ def claim(job: CallbackJob, now: datetime, lease_seconds: int) -> Claim:
                     ":eventId": job.eventId,
                     ":source": job.source,
                     ":types": sorted({e.objectType for e in job.events}),
-                    ":expires": expires,
+                    ":expires": _expires(now),
+                    ":events": f"EVENTS#{job.instanceId}",
+                    ":order": f"{job.enqueuedAt}#{job.eventId}",
                     ":one": 1,
                 }
             ),
@@ -71,7 +109,7 @@ def claim(job: CallbackJob, now: datetime, lease_seconds: int) -> Claim:
     except ddb.exceptions.ConditionalCheckFailedException as exc:
         old = from_item(exc.response.get("Item", {}))
         if old.get("status") in ("delivered", "cancelled"):
-            return Claim("delivered", attempts=old.get("attempts", 0))
+            return Claim("done", status=old["status"], attempts=old.get("attempts", 0))
         return Claim("busy", busy_seconds=max(1, int(old.get("leaseUntil", 0)) - int(now.timestamp())))
     return Claim("claimed", attempts=int(answer["Attributes"]["attempts"]["N"]))
 
@@ -84,6 +122,18 @@ def record(
     response_code: int | None = None,
     error: str | None = None,
 ) -> None:
+    record_status(job.instanceId, job.eventId, status, now, response_code, error, order=job.enqueuedAt)
+
+
+def record_status(
+    instance_id: int,
+    event_id: str,
+    status: Status,
+    now: datetime,
+    response_code: int | None = None,
+    error: str | None = None,
+    order: str | None = None,
+) -> None:
     values: dict[str, Any] = {":status": status, ":now": _iso(now)}
     sets = ["#status = :status", "updatedDate = :now"]
     removes = ["leaseUntil"]
@@ -95,9 +145,27 @@ def record(
             sets.append(f"{name} = :{name}")
     if status == "delivered":
         sets.append("deliveredDate = :now")
+    if status in REPLAYABLE:  # into the sparse index a bulk retry reads
+        values[":replay"] = f"REPLAY#{instance_id}"
+        values[":replayOrder"] = f"{order or _iso(now)}#{event_id}"
+        sets += ["gsi3pk = :replay", "gsi3sk = if_not_exists(gsi3sk, :replayOrder)"]
+    else:
+        removes += ["gsi3pk", "gsi3sk"]
+    if status in ("queued", "cancelled"):  # never claimed before: give the record its log keys
+        values[":events"] = f"EVENTS#{instance_id}"
+        values[":order"] = f"{order or _iso(now)}#{event_id}"
+        values[":expires"] = _expires(now)
+        values[":eventId"] = event_id
+        sets += [
+            "gsi2pk = :events",
+            "gsi2sk = if_not_exists(gsi2sk, :order)",
+            "eventId = :eventId",
+            "createdDate = if_not_exists(createdDate, :now)",
+            "expiresAt = if_not_exists(expiresAt, :expires)",
+        ]
     client("dynamodb").update_item(
         TableName=settings().table_name,
-        Key=event_key(job.instanceId, job.eventId),
+        Key=event_key(instance_id, event_id),
         UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues=to_item(values),
@@ -110,3 +178,157 @@ def get(instance_id: int, event_id: str) -> dict[str, Any] | None:
         TableName=settings().table_name, Key=event_key(instance_id, event_id)
     )
     return from_item(answer["Item"]) if "Item" in answer else None
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    return {name: record[name] for name in _PUBLIC if record.get(name) is not None}
+
+
+# ---- jobs kept for replay -------------------------------------------------------------------------------
+
+
+@tracer.capture_method(capture_response=False)
+def keep_job(job: CallbackJob, message_body: str, now: datetime) -> None:
+    """The job as the queue carried it (a pointer when its body lives in S3), written once."""
+    ddb = client("dynamodb")
+    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):  # kept on an earlier try
+        ddb.put_item(
+            TableName=settings().table_name,
+            Item={
+                **_key(job.instanceId, f"JOB#{job.eventId}"),
+                **to_item({"body": message_body, "expiresAt": _expires(now)}),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+
+@tracer.capture_method(capture_response=False)
+def kept_job(instance_id: int, event_id: str) -> str | None:
+    answer = client("dynamodb").get_item(
+        TableName=settings().table_name, Key=_key(instance_id, f"JOB#{event_id}")
+    )
+    return str(answer["Item"]["body"]["S"]) if "Item" in answer else None
+
+
+# ---- listing --------------------------------------------------------------------------------------------
+
+
+def _encode(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+def _decode(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError):
+        raise ValueError("nextPage is not a page token this API gave out") from None
+    if not isinstance(key, dict):
+        raise ValueError("nextPage is not a page token this API gave out")
+    return key
+
+
+@tracer.capture_method(capture_response=False)
+def list_events(
+    instance_id: int,
+    *,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    page_size: int,
+    next_page: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first; `since`/`until` are ISO dates on the event's first delivery attempt."""
+    condition = "gsi2pk = :events"
+    values: dict[str, Any] = {":events": f"EVENTS#{instance_id}"}
+    if since or until:
+        condition += " AND gsi2sk BETWEEN :from AND :to"
+        values[":from"] = since or ""
+        values[":to"] = (until or "9999") + "~"  # '~' sorts after '#<eventId>'
+    request: dict[str, Any] = {
+        "TableName": settings().table_name,
+        "IndexName": "byTime",
+        "KeyConditionExpression": condition,
+        "ScanIndexForward": False,
+        "Limit": page_size,
+    }
+    if status:
+        request["FilterExpression"] = "#status = :status"
+        request["ExpressionAttributeNames"] = {"#status": "status"}
+        values[":status"] = status
+    request["ExpressionAttributeValues"] = to_item(values)
+    start = _decode(next_page)
+    if start:
+        request["ExclusiveStartKey"] = start
+    answer = client("dynamodb").query(**request)
+    return [public(from_item(item)) for item in answer["Items"]], _encode(answer.get("LastEvaluatedKey"))
+
+
+@tracer.capture_method(capture_response=False)
+def replayable(instance_id: int) -> Iterator[str]:
+    """The ids of the instance's failed and queued events, oldest first (the sparse index)."""
+    pages = (
+        client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=settings().table_name,
+            IndexName="byStatus",
+            KeyConditionExpression="gsi3pk = :replay",
+            ExpressionAttributeValues={":replay": {"S": f"REPLAY#{instance_id}"}},
+            ProjectionExpression="sk",  # a keys-only index: the event id is in the sort key
+        )
+    )
+    for page in pages:
+        for item in page["Items"]:
+            yield str(item["sk"]["S"]).removeprefix("EVENT#")
+
+
+@tracer.capture_method(capture_response=False)
+def undelivered(instance_id: int) -> Iterator[str]:
+    """Every event of the instance not delivered or cancelled yet (for cancelling on delete)."""
+    pages = (
+        client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=settings().table_name,
+            IndexName="byTime",
+            KeyConditionExpression="gsi2pk = :events",
+            FilterExpression="NOT #status IN (:delivered, :cancelled)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(
+                {":events": f"EVENTS#{instance_id}", ":delivered": "delivered", ":cancelled": "cancelled"}
+            ),
+            ProjectionExpression="eventId",
+        )
+    )
+    for page in pages:
+        for item in page["Items"]:
+            yield str(item["eventId"]["S"])
+
+
+# ---- the instance's delivery state ---------------------------------------------------------------------
+
+
+@tracer.capture_method(capture_response=False)
+def state(instance_id: int) -> dict[str, Any]:
+    answer = client("dynamodb").get_item(
+        TableName=settings().table_name, Key=_key(instance_id, "DELIVERY#STATE")
+    )
+    return from_item(answer["Item"]) if "Item" in answer else {}
+
+
+@tracer.capture_method(capture_response=False)
+def suspend(instance_id: int, event_id: str, now: datetime) -> None:
+    client("dynamodb").put_item(
+        TableName=settings().table_name,
+        Item={
+            **_key(instance_id, "DELIVERY#STATE"),
+            **to_item({"suspended": True, "suspendedDate": _iso(now), "failedEventId": event_id}),
+        },
+    )
+
+
+@tracer.capture_method(capture_response=False)
+def resume(instance_id: int) -> None:
+    client("dynamodb").delete_item(TableName=settings().table_name, Key=_key(instance_id, "DELIVERY#STATE"))

@@ -131,6 +131,19 @@ def delete_token(token_hash: str) -> None:
 
 
 @tracer.capture_method(capture_response=False)
+def turn_events_off(instance_id: int) -> None:
+    """One attribute of the configuration map, so a concurrent change to others is not undone."""
+    client("dynamodb").update_item(
+        TableName=_table(),
+        Key=instance_key(instance_id),
+        UpdateExpression="SET configuration.#enabled = :off",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#enabled": "event.notification.enabled"},
+        ExpressionAttributeValues={":off": {"BOOL": False}},
+    )
+
+
+@tracer.capture_method(capture_response=False)
 def reachable() -> bool:
     """For /health: one cheap read proves the table and the role's access."""
     client("dynamodb").get_item(TableName=_table(), Key={"pk": {"S": "COUNTER"}, "sk": {"S": "INSTANCE"}})

@@ -1,0 +1,95 @@
+"""The event log as operators use it: list an instance's events, replay one, replay what failed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from dateutil.parser import isoparse
+
+from ..errors import BadRequest, NotFound
+from ..observability import logger
+from ..store import deliveries, queue
+from .auth import Caller
+from .instances import get_owned
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def _bound(value: str | None, field: str) -> str | None:
+    """An ISO date as the log's sort key writes it (`2026-11-27T10:00:01.000Z`)."""
+    if not value:
+        return None
+    try:
+        moment = isoparse(value)
+    except (ValueError, OverflowError):
+        raise BadRequest(
+            f"{field} is not an ISO-8601 date", [{"field": field, "message": "not a date"}]
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def list_events(
+    caller: Caller,
+    instance_id: int,
+    *,
+    status: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    next_page: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> tuple[list[dict[str, Any]], str | None]:
+    get_owned(caller, instance_id)
+    if status and status not in deliveries.STATUSES:
+        allowed = ", ".join(deliveries.STATUSES)
+        raise BadRequest(
+            f"status must be one of {allowed}", [{"field": "status", "message": "unknown status"}]
+        )
+    try:
+        return deliveries.list_events(
+            instance_id,
+            status=status,
+            since=_bound(since, "from"),
+            until=_bound(until, "to"),
+            page_size=max(1, min(page_size, MAX_PAGE_SIZE)),
+            next_page=next_page,
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc), [{"field": "nextPage", "message": "invalid page token"}]) from None
+
+
+def retry_one(caller: Caller, instance_id: int, event_id: str) -> dict[str, Any]:
+    """Redeliver one event now, whatever its status: the same eventId, so receivers can tell."""
+    get_owned(caller, instance_id)
+    body = deliveries.kept_job(instance_id, event_id)
+    if body is None:
+        raise NotFound(f"No event {event_id[:64]} in this instance's log")
+    deliveries.record_status(instance_id, event_id, "pending", datetime.now(UTC))
+    queue.send_bodies([body])
+    logger.info("event replayed", extra={"instance_id": instance_id, "event_id": event_id})
+    return {"instanceId": instance_id, "eventId": event_id, "status": "pending"}
+
+
+def retry_all(caller: Caller, instance_id: int) -> dict[str, Any]:
+    """Every failed or queued event again, oldest first, and the suspension lifted (Open Connectors'
+    deliveries retry). The suspension goes first, so the replayed events are attempted, not queued."""
+    get_owned(caller, instance_id)
+    was_suspended = bool(deliveries.state(instance_id).get("suspended"))
+    deliveries.resume(instance_id)
+    bodies = []
+    now = datetime.now(UTC)
+    for event_id in list(deliveries.replayable(instance_id)):
+        body = deliveries.kept_job(instance_id, event_id)
+        if body is None:
+            continue  # expired with the log
+        deliveries.record_status(instance_id, event_id, "pending", now)
+        bodies.append(body)
+    if bodies:
+        queue.send_bodies(bodies)
+    logger.info(
+        "events replayed", extra={"instance_id": instance_id, "events": len(bodies), "resumed": was_suspended}
+    )
+    return {"instanceId": instance_id, "retried": len(bodies), "resumed": was_suspended}
