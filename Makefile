@@ -51,8 +51,9 @@ demo: $(VENV)/.installed ## walk through a webhook instance end to end on the lo
 	$(PY) -m local.demo
 
 .PHONY: validate
-validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint
+validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint and cfn-lint
 	$(SAM) validate --lint
+	$(VENV)/bin/cfn-lint template.yaml
 
 .PHONY: build
 build: $(SAM_VENV)/.installed ## sam build (needs the template's runtime, found through pyenv)

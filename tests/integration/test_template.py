@@ -17,6 +17,8 @@ from cfnlint.decode import decode_str
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+ENV_JSON = ROOT / "env.json"
+PACKAGE = ROOT / "layers" / "core" / "intercom_events"
 
 # The property that would give each resource type a fixed, account-wide name.
 NAME_PROPERTIES = {
@@ -328,6 +330,232 @@ def _sub_reference(value: Any) -> str | None:
     """The logical id a `!Sub` ARN is built on (`...schedule/${PollScheduleGroup}/*`), if exactly one."""
     names = re.findall(r"\$\{([A-Za-z0-9]+)\}", sub_text(value) or "")
     return names[0] if len(names) == 1 else None
+
+
+# ---- alarms -------------------------------------------------------------------------------------------
+
+
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = resources(template, "AWS::CloudWatch::Alarm")
+    return {logical_id: props(alarm) for logical_id, alarm in found.items()}
+
+
+def dimension_targets(alarm: dict[str, Any], name: str) -> set[str | None]:
+    """The logical ids the alarm's dimension `name` refers to (`!Ref X` or `!GetAtt X.Attribute`)."""
+    return {referenced_id(d["Value"]) for d in alarm.get("Dimensions", []) if d["Name"] == name}
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_every_function_has_an_alarm_on_its(template: dict[str, Any], metric: str) -> None:
+    alarmed = set()
+    for alarm in alarms(template).values():
+        if alarm["Namespace"] == "AWS/Lambda" and alarm["MetricName"] == metric:
+            alarmed |= dimension_targets(alarm, "FunctionName")
+    functions = set(resources(template, "AWS::Serverless::Function"))
+    assert functions
+    assert functions - alarmed == set()
+
+
+def test_every_dead_letter_queue_has_an_alarm_on_its_visible_messages(template: dict[str, Any]) -> None:
+    alarmed = set()
+    for alarm in alarms(template).values():
+        if alarm["Namespace"] == "AWS/SQS" and alarm["MetricName"] == "ApproximateNumberOfMessagesVisible":
+            assert int(alarm["Threshold"]) == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+            alarmed |= dimension_targets(alarm, "QueueName")
+    assert dead_letter_queue_ids(template) - alarmed == set()
+
+
+def test_every_alarm_notifies_the_alarm_topic(template: dict[str, Any]) -> None:
+    topics = set(resources(template, "AWS::SNS::Topic"))
+    found = alarms(template)
+    assert found
+    for logical_id, alarm in found.items():
+        targets = {referenced_id(action) for action in alarm.get("AlarmActions", [])}
+        assert targets and targets <= topics, logical_id
+
+
+def test_the_api_alarms_on_server_errors(template: dict[str, Any]) -> None:
+    matching = [
+        alarm
+        for alarm in alarms(template).values()
+        if alarm["Namespace"] == "AWS/ApiGateway" and alarm["MetricName"] == "5xx"
+    ]
+    assert [dimension_targets(alarm, "ApiId") for alarm in matching] == [{"HttpApi"}]
+
+
+def test_the_callback_queue_alarms_on_the_age_of_its_oldest_message(template: dict[str, Any]) -> None:
+    matching = [
+        alarm for alarm in alarms(template).values() if alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    ]
+    queues_with_redrive = {
+        logical_id
+        for logical_id, queue in resources(template, "AWS::SQS::Queue").items()
+        if "RedrivePolicy" in props(queue)
+    }
+    assert [dimension_targets(alarm, "QueueName") for alarm in matching] == [queues_with_redrive]
+
+
+def test_the_queue_age_alarm_waits_out_the_longest_retry_delay(template: dict[str, Any]) -> None:
+    """A callback waiting for its next try must not look like a stuck queue."""
+    from intercom_events.callbacks.schedule import MAX_DELAY_SECONDS, RETRY_DELAYS
+
+    [alarm] = [a for a in alarms(template).values() if a["MetricName"] == "ApproximateAgeOfOldestMessage"]
+    parameter = template["Parameters"][str(referenced_id(alarm["Threshold"]))]
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert int(parameter["Default"]) >= MAX_DELAY_SECONDS >= max(RETRY_DELAYS)
+    assert int(parameter["MinValue"]) > 0
+
+
+def product_metric_alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Alarms on the functions' own metrics (Powertools), by metric name."""
+    return {
+        alarm["MetricName"]: alarm
+        for alarm in alarms(template).values()
+        if isinstance(alarm["Namespace"], dict) or not alarm["Namespace"].startswith("AWS/")
+    }
+
+
+def test_delivery_failures_and_poller_authorisation_errors_raise_alarms(template: dict[str, Any]) -> None:
+    found = product_metric_alarms(template)
+    assert {"DeliveriesFailed", "PollerAuthErrors"} <= set(found)
+    assert referenced_id(found["DeliveriesFailed"]["Threshold"]) in template["Parameters"]
+    auth = found["PollerAuthErrors"]
+    assert (int(auth["Threshold"]), auth["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+
+def test_alarms_on_the_functions_metrics_use_the_namespace_and_service_they_publish_under(
+    template: dict[str, Any],
+) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    service = [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
+    found = product_metric_alarms(template)
+    assert found
+    for name, alarm in found.items():
+        assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"], name
+        assert alarm["Dimensions"] == service, name
+
+
+def test_metrics_are_kept_apart_per_stack(template: dict[str, Any]) -> None:
+    """Two stages in one account publish to different namespaces, so neither trips the other's alarms."""
+    namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert "${AWS::StackName}" in str(sub_text(namespace))
+
+
+# ---- dashboard ----------------------------------------------------------------------------------------
+
+
+def published_metric_names() -> set[str]:
+    """Every metric the package publishes (`add_metric(name="...")`)."""
+    return {
+        name
+        for path in PACKAGE.rglob("*.py")
+        for name in re.findall(r"add_metric\(\s*name=\"([A-Za-z]+)\"", path.read_text())
+    }
+
+
+@pytest.fixture(scope="module")
+def dashboard(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The dashboard's body as written (placeholders in) and as JSON (placeholders replaced)."""
+    [board] = resources(template, "AWS::CloudWatch::Dashboard").values()
+    assert "DashboardName" not in props(board)
+    text = sub_text(props(board)["DashboardBody"])
+    assert text is not None, "the body is built with !Sub"
+    numeric = {name for name, p in template.get("Parameters", {}).items() if p["Type"] == "Number"}
+    rendered = re.sub(r"\$\{([^}]+)\}", lambda m: "1" if m.group(1) in numeric else f"<{m.group(1)}>", text)
+    body: dict[str, Any] = json.loads(rendered)
+    return text, body
+
+
+def test_the_dashboard_shows_every_function(template: dict[str, Any], dashboard: tuple[str, Any]) -> None:
+    text, _ = dashboard
+    for function_id in resources(template, "AWS::Serverless::Function"):
+        assert f"${{{function_id}}}" in text, function_id
+
+
+def test_the_dashboard_names_only_what_the_template_declares(
+    template: dict[str, Any], dashboard: tuple[str, Any]
+) -> None:
+    text, _ = dashboard
+    known = set(template["Resources"]) | set(template.get("Parameters", {}))
+    placeholders = {name.split(".")[0] for name in re.findall(r"\$\{([^}]+)\}", text)}
+    assert {name for name in placeholders if not name.startswith("AWS::")} - known == set()
+
+
+def test_the_dashboard_shows_every_metric_the_functions_publish(dashboard: tuple[str, Any]) -> None:
+    _, body = dashboard
+    shown = {
+        row[1]
+        for widget in body["widgets"]
+        for row in widget["properties"].get("metrics", [])
+        if str(row[0]).startswith("IntercomEvents")
+    }
+    published = published_metric_names()
+    assert published
+    assert published - shown == set()
+
+
+def test_the_dashboard_shows_the_queues_and_the_api(
+    template: dict[str, Any], dashboard: tuple[str, Any]
+) -> None:
+    text, _ = dashboard
+    for queue_id in resources(template, "AWS::SQS::Queue"):
+        assert f"${{{queue_id}.QueueName}}" in text, queue_id
+    assert "${HttpApi}" in text
+
+
+# ---- sam local invoke ---------------------------------------------------------------------------------
+
+
+# Values SAM CLI itself gives every function, whatever the template says.
+SAM_LOCAL_PROVIDED = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+
+def function_variables(template: dict[str, Any], function_id: str) -> dict[str, Any]:
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    function = template["Resources"][function_id]
+    variables.update(props(function).get("Environment", {}).get("Variables", {}))
+    return variables
+
+
+def env_json_for(function_id: str) -> dict[str, str]:
+    """What `sam local invoke --env-vars env.json` offers a function: "Parameters", then its own block."""
+    document = json.loads(ENV_JSON.read_text())
+    return {**document.get("Parameters", {}), **document.get(function_id, {})}
+
+
+def test_env_json_sets_only_variables_the_template_declares(template: dict[str, Any]) -> None:
+    """SAM drops, without a word, any env.json value for a variable the function does not declare."""
+    document = json.loads(ENV_JSON.read_text())
+    functions = set(resources(template, "AWS::Serverless::Function"))
+    assert set(document) - {"Parameters"} <= functions
+    for function_id in functions:
+        dropped = set(env_json_for(function_id)) - set(function_variables(template, function_id))
+        assert dropped - SAM_LOCAL_PROVIDED == set(), function_id
+        assert dropped & SAM_LOCAL_PROVIDED == set(), f"{function_id}: SAM CLI sets these itself"
+
+
+def test_env_json_fills_in_every_resource_and_local_only_variable(template: dict[str, Any]) -> None:
+    """Locally there are no stack resources: what the template points at one (or leaves empty for
+    local runs) must come from env.json, for every function."""
+    parameters = set(template.get("Parameters", {}))
+    functions = resources(template, "AWS::Serverless::Function")
+    assert set(json.loads(ENV_JSON.read_text())) == {"Parameters", *functions}
+    for function_id in functions:
+        needed = {
+            name
+            for name, value in function_variables(template, function_id).items()
+            if value == "" or (isinstance(value, dict) and referenced_id(value) not in parameters)
+        }
+        assert needed - set(env_json_for(function_id)) == set(), function_id
+
+
+def test_the_template_declares_what_sam_local_invoke_needs(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    local_only = {"AWS_ENDPOINT_URL", "ORGANIZATION_SECRET", "USER_SECRET", "ALLOW_HTTP_CALLBACKS"}
+    assert local_only <= set(variables)
+    # Harmless deployed: no endpoint override, no plain secret, no plain-http callbacks.
+    assert variables["AWS_ENDPOINT_URL"] == variables["ORGANIZATION_SECRET"] == variables["USER_SECRET"] == ""
+    assert variables["ALLOW_HTTP_CALLBACKS"] == "false"
 
 
 # ---- dependencies -------------------------------------------------------------------------------------
