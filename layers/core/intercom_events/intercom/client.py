@@ -17,7 +17,6 @@ No message raised or logged here carries the token or a request body.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import httpx
 from ..config import settings
 from ..models.instance import InstanceSettings
 from ..observability import logger, tracer
+from .answers import error_code, json_object
 from .oauth import api_base_url
 
 USER_AGENT = "intercom-events/0.1 (Open Connectors-compatible event poller; httpx)"
@@ -45,8 +45,6 @@ RATE_LIMIT_WINDOW = 10.0
 MAX_RATE_LIMIT_WAIT = 60.0
 MAX_RATE_LIMIT_RETRIES = 6
 SCROLL_EXPIRED_CODES = frozenset({"scroll_exists", "scroll_expired", "scroll_parameter_not_found"})
-
-_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -212,8 +210,8 @@ class IntercomClient:
                 continue
             self._note_rate_limit(answer)
             status = answer.status_code
-            body = _json(answer)
-            code = _error_code(body)
+            body = json_object(answer)
+            code = error_code(body)
             if answer.is_success:
                 if body is None:
                     raise IntercomError(f"Intercom answered {where} without a JSON object", status=status)
@@ -381,24 +379,3 @@ def _float(value: Any) -> float | None:
     except ValueError:
         return None
     return number if number is not None and math.isfinite(number) else None
-
-
-def _json(answer: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = answer.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _error_code(body: dict[str, Any] | None) -> str | None:
-    """The first error.list code; only a short code word, as free text could echo what we sent."""
-    if body is None:
-        return None
-    errors = body.get("errors")
-    code = None
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        code = errors[0].get("code")
-    elif isinstance(body.get("error"), str):
-        code = body["error"]
-    return code if isinstance(code, str) and _CODE.fullmatch(code) else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from urllib.parse import urlencode
 
@@ -11,6 +10,7 @@ import httpx
 from ..config import settings
 from ..errors import UpstreamError
 from ..observability import logger, tracer
+from .answers import error_code, json_object
 
 CONSENT_URL = "https://app.intercom.com/oauth"
 
@@ -39,32 +39,13 @@ def exchange_code(base_url: str, code: str, client_id: str, client_secret: str) 
     except httpx.HTTPError as exc:
         logger.warning("intercom token exchange unreachable", extra={"error": type(exc).__name__})
         raise UpstreamError("Intercom could not be reached to exchange the OAuth code") from None
-    body = _json(answer)
+    body = json_object(answer) or {}
     token = body.get("token") or body.get("access_token")
     if answer.is_success and token:
         return str(token)
-    code_name = _error_code(body) or f"http_{answer.status_code}"
+    code_name = error_code(body) or f"http_{answer.status_code}"
     logger.warning("intercom token exchange refused", extra={"status": answer.status_code, "code": code_name})
     raise UpstreamError(
         f"Intercom refused the OAuth code exchange: {code_name}",
         [{"field": "providerData.code", "message": code_name}],
     )
-
-
-def _json(answer: httpx.Response) -> dict:
-    try:
-        body = answer.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _error_code(body: dict) -> str | None:
-    errors = body.get("errors")
-    code = None
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        code = errors[0].get("code")
-    elif isinstance(body.get("error"), str):
-        code = body["error"]
-    # Only a short code word goes back to the caller: an answer's free text could echo what we sent.
-    return code if isinstance(code, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", code) else None
