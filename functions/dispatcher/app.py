@@ -16,7 +16,6 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from intercom_events.callbacks.client import callback_client
 from intercom_events.logic.delivery import RetryLater, deliver
 from intercom_events.observability import logger, metrics, tracer
 from intercom_events.store import queue
@@ -30,7 +29,7 @@ async def record_handler(record: SQSRecord) -> str:
     job = await asyncio.to_thread(queue.load, record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
     try:
-        outcome = await deliver(job, record.body, attempt, callback_client())
+        outcome = await deliver(job, record.body, attempt)
     except RetryLater as retry:
         # The schedule's delay, not the queue's visibility timeout, decides when SQS offers it again.
         await asyncio.to_thread(queue.delay_retry, record.receipt_handle, retry.delay)

@@ -199,3 +199,30 @@ def callback_client() -> httpx.AsyncClient:
         )
         _loop = loop
     return _client
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """What one POST to a receiver came to: its status, or the error that kept it from answering."""
+
+    status: int | None
+    error: str | None
+    retry_after: str | None
+    elapsed_ms: float
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+async def post_callback(url: str, body: bytes, headers: dict[str, str]) -> CallbackAnswer:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        answer = await callback_client().post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return CallbackAnswer(None, type(exc).__name__, None, (loop.time() - started) * 1000)
+    error = None if answer.is_success else f"HTTP {answer.status_code}"
+    return CallbackAnswer(
+        answer.status_code, error, answer.headers.get("retry-after"), (loop.time() - started) * 1000
+    )

@@ -2,7 +2,10 @@
 
 Retries ride on SQS: a failed job is hidden for the schedule's delay (ChangeMessageVisibility) and
 reported as a batch item failure; its receive count is the attempt number. After the last attempt
-the message is let go at once, and the queue's redrive policy moves it to the dead-letter queue.
+the event is failed and the instance's deliveries are suspended (later jobs are kept as queued until
+an operator retries them, as Open Connectors does); the message is let go at once and the queue's
+redrive policy moves it to the dead-letter queue, whose alarm tells the operator. A 410 turns the
+instance's events off.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
+from ..callbacks.client import post_callback
 from ..callbacks.schedule import MAX_ATTEMPTS, honour_retry_after, retry_delay
 from ..callbacks.signing import callback_headers
 from ..config import settings
@@ -40,7 +42,7 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # delivered | duplicate | cancelled
+    status: str  # delivered | duplicate | cancelled | queued | gone
     response_code: int | None = None
 
 
@@ -73,7 +75,7 @@ def _state(instance_id: int) -> dict[str, Any]:
     return _states.get_or_load(instance_id, deliveries.state)
 
 
-async def deliver(job: CallbackJob, message_body: str, attempt: int, client: httpx.AsyncClient) -> Outcome:
+async def deliver(job: CallbackJob, message_body: str, attempt: int) -> Outcome:
     """`attempt` is SQS's receive count: 1 on the first try, and again 1 when an operator replays it."""
     # Records of one batch run concurrently, so ids go on each line rather than on the shared logger.
     ids = {
@@ -112,19 +114,12 @@ async def deliver(job: CallbackJob, message_body: str, attempt: int, client: htt
     headers = callback_headers(
         body, job.eventId, config.signature_key, now, config.callback_headers, config.basic_auth
     )
-    started = asyncio.get_running_loop().time()
-    answer: httpx.Response | None = None
-    try:
-        answer = await client.post(config.callback_url or "", content=body, headers=headers)
-        error = None if answer.is_success else f"HTTP {answer.status_code}"
-    except httpx.HTTPError as exc:
-        error = type(exc).__name__
-    code = answer.status_code if answer is not None else None
-    elapsed_ms = (asyncio.get_running_loop().time() - started) * 1000
-    metrics.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
-    facts = {**ids, "attempt": attempt, "status": code, "error": error, "ms": round(elapsed_ms)}
+    answer = await post_callback(config.callback_url or "", body, headers)
+    code, error = answer.status, answer.error
+    metrics.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=answer.elapsed_ms)
+    facts = {**ids, "attempt": attempt, "status": code, "error": error, "ms": round(answer.elapsed_ms)}
 
-    if answer is not None and answer.is_success:
+    if answer.delivered:
         await asyncio.to_thread(deliveries.record, job, "delivered", datetime.now(UTC), code)
         metrics.add_metric(name="DeliveriesSucceeded", unit=MetricUnit.Count, value=1)
         logger.info("callback delivered", extra=facts)
@@ -141,8 +136,8 @@ async def deliver(job: CallbackJob, message_body: str, attempt: int, client: htt
         logger.warning("callback refused with 410: events turned off for the instance", extra=facts)
         return Outcome("gone", code)
     delay = retry_delay(attempt)
-    if answer is not None and code in (429, 503):
-        delay = honour_retry_after(answer.headers.get("retry-after"), attempt, now) or delay
+    if code in (429, 503):
+        delay = honour_retry_after(answer.retry_after, attempt, now) or delay
     if delay is None or attempt >= MAX_ATTEMPTS:
         await asyncio.to_thread(deliveries.record, job, "failed", datetime.now(UTC), code, error)
         await asyncio.to_thread(deliveries.suspend, job.instanceId, job.eventId, datetime.now(UTC))
