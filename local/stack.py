@@ -100,15 +100,18 @@ def function_environment(
 
 
 def clear_project_caches() -> None:
-    """Forgets what the project package cached from the environment: settings first, and any other
-    functools cache (clients, tables) so that a new stack in the same process is a cold start."""
+    """Forgets what the project package cached: settings first, then every functools cache (clients)
+    and every warm-container cache (instances) so that a new stack in the same process is a cold start."""
     from intercom_events.config import settings
+    from intercom_events.ttl_cache import TtlCache
 
     settings.cache_clear()
     for name, module in list(sys.modules.items()):
         if name == "intercom_events" or name.startswith("intercom_events."):
             for value in list(vars(module).values()):
-                if isinstance(value, functools._lru_cache_wrapper):
+                if isinstance(value, TtlCache):
+                    value.clear()
+                elif isinstance(value, functools._lru_cache_wrapper):
                     value.cache_clear()
 
 

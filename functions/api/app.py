@@ -9,8 +9,11 @@ import base64
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, OpenAPI
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,7 +26,19 @@ from intercom_events.store import instances as instance_store
 BASE = "/elements/api-v2"
 TITLE = "Intercom Events (Open Connectors compatible)"
 
-app = APIGatewayHttpResolver(enable_validation=True)
+
+class _Resolver(APIGatewayHttpResolver):
+    """Powertools' resolver, with an OpenAPI document (/openapi.json and /swagger both read this one)
+    that lists the answers the routes really give: see `_document_answers`."""
+
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
+        document = (
+            super().get_openapi_schema(**kwargs).model_dump(by_alias=True, exclude_none=True, mode="json")
+        )
+        return OpenAPI.model_validate(_document_answers(document))
+
+
+app = _Resolver(enable_validation=True)
 app.configure_openapi(
     title=TITLE,
     version="1.0.0",
@@ -58,9 +73,91 @@ def _invalid_request(exc: RequestValidationError) -> Response:
     return _error(400, "Invalid request", errors)
 
 
+# Bodies Powertools cannot read. It lets two of them through as errors of its own: a body that is not
+# UTF-8 (API Gateway hands it over in Base64) and a multipart body without a boundary.
+
+
+@app.exception_handler(UnicodeDecodeError)
+def _not_utf8(_: UnicodeDecodeError) -> Response:
+    return _error(400, "Invalid request", [{"field": "body", "message": "not UTF-8 text"}])
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _not_json(_: Exception) -> Response:
+    return _error(415, "Unsupported content type: send application/json")
+
+
+@app.exception_handler(ValueError)
+def _multipart_without_boundary(exc: ValueError) -> Response:
+    if not app.current_event.headers.get("content-type", "").lower().startswith("multipart/"):
+        raise exc  # any other ValueError is a bug: it fails the invocation as it would unhandled
+    return _not_json(exc)
+
+
 @app.not_found
 def _not_found(_: Exception) -> Response:
     return _error(404, "No such route")
+
+
+# Powertools documents every route as 200 plus a 422 for request validation. This API answers request
+# validation with a 400, its domain errors with the same JSON body, and 202 where it accepts work for
+# later. Most routes answer as an instance route does; the others are listed.
+_ERROR_ANSWERS = {
+    "400": "Invalid request; `errors` names each bad field",
+    "401": "Missing or wrong authorization",
+    "404": "No such instance, element or route",
+    "410": "The instance was deleted",
+    "415": "The body is not application/json",
+}
+_INSTANCE_ROUTE = ("200", ("400", "401", "404"))
+_ANSWERS = {
+    ("post", "/instances"): ("200", ("400", "401", "404", "415")),
+    ("patch", "/instances/{instance_id}"): ("200", ("400", "401", "404", "415")),
+    ("get", "/health"): ("200", ()),
+    ("get", "/elements/intercom/oauth/url"): ("200", ("400", "401")),
+    ("get", "/instances"): ("200", ("401",)),
+    ("post", "/instances/{instance_id}/poll"): ("202", ("400", "401", "404")),
+    ("post", "/instances/{instance_id}/events/retry"): ("202", ("400", "401", "404")),
+    ("post", "/instances/{instance_id}/events/{event_id}/retry"): ("202", ("400", "401", "404")),
+    ("head", "/events/intercom/{encoded_id}"): ("200", ("404", "410")),
+    ("get", "/events/intercom/{encoded_id}"): ("200", ("404", "410")),
+    ("post", "/events/intercom/{encoded_id}"): ("200", ("400", "401", "404", "410")),
+}
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["message", "requestId"],
+    "properties": {
+        "message": {"type": "string"},
+        "requestId": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _document_answers(document: dict[str, Any]) -> dict[str, Any]:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["ErrorAnswer"] = _ERROR_SCHEMA
+    error = {
+        "content": {content_types.APPLICATION_JSON: {"schema": {"$ref": "#/components/schemas/ErrorAnswer"}}}
+    }
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            success, errors = _ANSWERS.get((method, path.removeprefix(BASE)), _INSTANCE_ROUTE)
+            responses = operation["responses"]
+            responses.pop("422", None)
+            responses[success] = responses.pop("200")
+            for status in errors:
+                responses[status] = {"description": _ERROR_ANSWERS[status], **error}
+    return document
 
 
 def _api_base_url() -> str:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import BadRequest
 
@@ -21,6 +30,16 @@ SECRET_KEYS = frozenset(
         "event.notification.basic.password",
     }
 )
+
+# What the store can keep: the secrets sealed with KMS in one Encrypt call, the instance in one DynamoDB
+# item. Beyond these a save would fail, so such a configuration is a 400, not a 500.
+SEALED_SECRETS_MAX_BYTES = 4096  # KMS Encrypt's plaintext limit, the secrets as store.sealed seals them
+CONFIGURATION_MAX_BYTES = 300_000  # of DynamoDB's 400 KB item; the rest is name, tags, sealed secrets
+# A create or patch body leaves room for the access token that the OAuth exchange adds to the secrets.
+BODY_SECRETS_MAX_BYTES = 3072
+BODY_CONFIGURATION_MAX_BYTES = 100_000
+NESTING_MAX = 30  # DynamoDB nests 32 levels deep; the item and the configuration map take two
+TAG_MAX_LENGTH = 200
 
 INTERCOM_HOSTS = {
     "us": "https://api.intercom.io",
@@ -39,6 +58,49 @@ def _json_object(value: Any) -> Any:
         except json.JSONDecodeError as exc:
             raise ValueError(f"must be a JSON object ({exc.msg})") from None
     return value
+
+
+def _storable(value: Any, depth: int = 0) -> Any:
+    """A configuration value DynamoDB can keep: finite numbers in its range and precision, not too deep."""
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, int):
+        if abs(value) >= 10**38:
+            raise ValueError("numbers have at most 38 digits")
+    elif isinstance(value, float):
+        if not math.isfinite(value) or (value != 0 and not 1e-128 <= abs(value) < 1e125):
+            raise ValueError("numbers must be finite and between 1e-128 and 1e125 in size")
+    elif isinstance(value, dict | list):
+        if depth >= NESTING_MAX:
+            raise ValueError(f"values nest at most {NESTING_MAX} levels deep")
+        for child in value.values() if isinstance(value, dict) else value:
+            _storable(child, depth + 1)
+    return value
+
+
+ConfigurationValue = Annotated[Any, AfterValidator(_storable)]
+Tag = Annotated[str, Field(max_length=TAG_MAX_LENGTH)]
+
+
+def storage_problem(configuration: dict[str, Any], secrets_max: int, configuration_max: int) -> str | None:
+    """Why `configuration` would not fit the store, or None. Sizes only: the message names no value."""
+    secrets = {k: v for k, v in configuration.items() if k in SECRET_KEYS and v not in (None, "")}
+    if len(json.dumps(secrets).encode()) > secrets_max:
+        return f"the secrets ({', '.join(sorted(secrets))}) take more than {secrets_max} bytes together"
+    if len(json.dumps(configuration, ensure_ascii=False).encode()) > configuration_max:
+        return f"the configuration takes more than {configuration_max} bytes"
+    return None
+
+
+def _fits_a_body(configuration: dict[str, Any]) -> dict[str, Any]:
+    problem = storage_problem(configuration, BODY_SECRETS_MAX_BYTES, BODY_CONFIGURATION_MAX_BYTES)
+    if problem:
+        raise ValueError(problem)
+    return configuration
+
+
+# The configuration map of a create or patch body.
+BodyConfiguration = Annotated[dict[str, ConfigurationValue], AfterValidator(_fits_a_body)]
 
 
 class InstanceSettings(BaseModel):
@@ -138,6 +200,10 @@ class InstanceSettings(BaseModel):
 
 def parse_settings(configuration: dict[str, Any]) -> InstanceSettings:
     """Validate a configuration map, naming every bad field; the message never echoes a value."""
+    # A patch merges into what is stored: the sum must still fit (what was stored always does).
+    problem = storage_problem(configuration, SEALED_SECRETS_MAX_BYTES, CONFIGURATION_MAX_BYTES)
+    if problem:
+        raise BadRequest("Invalid instance configuration", [{"field": "configuration", "message": problem}])
     try:
         return InstanceSettings.model_validate(configuration)
     except ValidationError as exc:
@@ -169,8 +235,8 @@ class CreateInstanceBody(BaseModel):
     providerData: ProviderData | None = None
     code: str | None = Field(None, description="The seed's flat form of providerData.code")
     name: str = Field(min_length=1, max_length=200)
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    configuration: dict[str, Any] = Field(default_factory=dict)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    configuration: BodyConfiguration = Field(default_factory=dict)
 
     @field_validator("configuration", mode="before")
     @classmethod
@@ -198,8 +264,8 @@ class PatchInstanceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    tags: list[str] | None = None
-    configuration: dict[str, Any] | None = None
+    tags: list[Tag] | None = Field(None, max_length=50)
+    configuration: BodyConfiguration | None = None
 
     @field_validator("configuration", mode="before")
     @classmethod
