@@ -42,6 +42,10 @@ lint: $(VENV)/.installed ## ruff and mypy
 	MYPYPATH=layers/core $(PY) -m mypy layers/core/intercom_events local
 	for f in functions/*/app.py; do MYPYPATH=layers/core $(PY) -m mypy $$f || exit 1; done
 
+.PHONY: openapi
+openapi: $(VENV)/.installed ## write docs/openapi.json from the code (a test fails when it drifts)
+	$(PY) -m local.openapi > docs/openapi.json
+
 .PHONY: local
 local: $(VENV)/.installed ## serve the API on http://127.0.0.1:$${LOCAL_API_PORT:-3000}/elements/api-v2 over an embedded AWS
 	$(PY) -m local
