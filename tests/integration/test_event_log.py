@@ -206,3 +206,16 @@ def test_a_2_mb_webhook_body_reaches_the_callback_intact(api, aws, receiver, ins
     [request] = receiver.requests
     assert request.json()["message"]["raw"] == notification
     assert len(request.body) > 2 * 1024 * 1024
+
+
+def test_a_late_copy_of_a_delivered_job_after_a_delete_leaves_it_delivered(
+    api, aws, receiver, instance, worker
+):
+    item = job("delivered-then-deleted")
+    enqueue(aws, item)
+    worker.drain()
+    http_answer(api, load_event("api/delete_instance.json"))
+    enqueue(aws, item)  # a redelivered copy arrives after the delete
+    worker.drain()
+    assert deliveries.get(1, item["eventId"])["status"] == "delivered"
+    assert len(receiver.requests) == 1

@@ -163,13 +163,20 @@ def record_status(
             "createdDate = if_not_exists(createdDate, :now)",
             "expiresAt = if_not_exists(expiresAt, :expires)",
         ]
-    client("dynamodb").update_item(
-        TableName=settings().table_name,
-        Key=event_key(instance_id, event_id),
-        UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues=to_item(values),
-    )
+    request: dict[str, Any] = {
+        "TableName": settings().table_name,
+        "Key": event_key(instance_id, event_id),
+        "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+        "ExpressionAttributeNames": {"#status": "status"},
+    }
+    ddb = client("dynamodb")
+    if status == "cancelled":
+        # A late copy of a job, or a delete, never rewrites an event that did reach the receiver.
+        values[":delivered"] = "delivered"
+        request["ConditionExpression"] = "attribute_not_exists(#status) OR #status <> :delivered"
+    request["ExpressionAttributeValues"] = to_item(values)
+    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.update_item(**request)
 
 
 @tracer.capture_method(capture_response=False)
