@@ -23,9 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..config import settings
 from ..intercom.client import IntercomAuthError, IntercomClient, IntercomError, Page, ScrollExpired
-from ..intercom.oauth import api_base_url
 from ..models.events import EventType, NormalizedEvent
 from ..models.instance import Instance
 from ..models.polling import ResourcePoll, Target, parse_poller_configuration
@@ -92,10 +90,8 @@ def poll(
         report.outcome, report.reason = "busy", "another poll is running"
         return report
     metrics.add_metric(name="PollsRun", unit=MetricUnit.Count, value=1)
-    client = IntercomClient(
-        api_base_url(config.intercom_base_url),
-        config.access_token or "",
-        config.api_version or settings().intercom_api_version,
+    client = IntercomClient.for_instance(
+        config,
         http=http,
         deadline=lambda: time_left() - STOP_MARGIN_SECONDS,
         on_rate_limit_wait=lambda seconds: metrics.add_metric(

@@ -272,46 +272,38 @@ def list_events(
     return [public(from_item(item)) for item in answer["Items"]], _encode(answer.get("LastEvaluatedKey"))
 
 
-@tracer.capture_method(capture_response=False)
-def replayable(instance_id: int) -> Iterator[str]:
-    """The ids of the instance's failed and queued events, oldest first (the sparse index)."""
+def _event_ids(**query: Any) -> Iterator[str]:
+    """Every page of an index query, as event ids (every index carries the table's sort key)."""
     pages = (
         client("dynamodb")
         .get_paginator("query")
-        .paginate(
-            TableName=settings().table_name,
-            IndexName="byStatus",
-            KeyConditionExpression="gsi3pk = :replay",
-            ExpressionAttributeValues={":replay": {"S": f"REPLAY#{instance_id}"}},
-            ProjectionExpression="sk",  # a keys-only index: the event id is in the sort key
-        )
+        .paginate(TableName=settings().table_name, ProjectionExpression="sk", **query)
     )
     for page in pages:
         for item in page["Items"]:
             yield str(item["sk"]["S"]).removeprefix("EVENT#")
 
 
-@tracer.capture_method(capture_response=False)
+def replayable(instance_id: int) -> Iterator[str]:
+    """The ids of the instance's failed and queued events, oldest first (the sparse index)."""
+    return _event_ids(
+        IndexName="byStatus",
+        KeyConditionExpression="gsi3pk = :replay",
+        ExpressionAttributeValues={":replay": {"S": f"REPLAY#{instance_id}"}},
+    )
+
+
 def undelivered(instance_id: int) -> Iterator[str]:
     """Every event of the instance not delivered or cancelled yet (for cancelling on delete)."""
-    pages = (
-        client("dynamodb")
-        .get_paginator("query")
-        .paginate(
-            TableName=settings().table_name,
-            IndexName="byTime",
-            KeyConditionExpression="gsi2pk = :events",
-            FilterExpression="NOT #status IN (:delivered, :cancelled)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {":events": f"EVENTS#{instance_id}", ":delivered": "delivered", ":cancelled": "cancelled"}
-            ),
-            ProjectionExpression="eventId",
-        )
+    return _event_ids(
+        IndexName="byTime",
+        KeyConditionExpression="gsi2pk = :events",
+        FilterExpression="NOT #status IN (:delivered, :cancelled)",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=to_item(
+            {":events": f"EVENTS#{instance_id}", ":delivered": "delivered", ":cancelled": "cancelled"}
+        ),
     )
-    for page in pages:
-        for item in page["Items"]:
-            yield str(item["eventId"]["S"])
 
 
 # ---- the instance's delivery state ---------------------------------------------------------------------
