@@ -54,6 +54,10 @@ local: $(VENV)/.installed ## serve the API on http://127.0.0.1:$${LOCAL_API_PORT
 demo: $(VENV)/.installed ## walk through a webhook instance end to end on the local stack, and exit
 	$(PY) -m local.demo
 
+.PHONY: bench-webhooks
+bench-webhooks: $(VENV)/.installed ## 3,000 signed webhooks, 32 at once, through the local stack: errors, losses, duplicates
+	$(PY) -m benchmarks.webhook_burst
+
 .PHONY: validate
 validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint and cfn-lint
 	$(SAM) validate --lint

@@ -1,7 +1,8 @@
 """The embedded local stack behind `make local` and `make demo`: no AWS account, no Docker.
 
-AWS comes from an in-process moto server; API Gateway, Lambda's SQS event source mapping, a
-simulated Intercom and a callback receiver are small loopback HTTP servers and threads.
+AWS comes from a moto server in a process of its own; API Gateway, Lambda's SQS event source mapping,
+EventBridge Scheduler, a simulated Intercom and a callback receiver are small loopback HTTP servers
+and threads; each function's execution environments are child processes, as Lambda's sandboxes.
 """
 
 from __future__ import annotations

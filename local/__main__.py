@@ -9,7 +9,15 @@ import threading
 import warnings
 from typing import Any
 
-from local.stack import DEFAULT_ORGANIZATION_SECRET, DEFAULT_USER_SECRET, LocalStack
+from local._http import print_line
+from local.stack import (
+    API_FUNCTION_CONCURRENCY,
+    DEFAULT_ORGANIZATION_SECRET,
+    DEFAULT_USER_SECRET,
+    DISPATCHER_CONCURRENCY,
+    POLLER_FUNCTION_CONCURRENCY,
+    LocalStack,
+)
 
 # Fixed, so a developer's notes and scripts keep working across restarts.
 LOCAL_CLIENT_ID = "local-client-id"
@@ -18,7 +26,26 @@ LOCAL_ACCESS_TOKEN = "local-access-token"  # noqa: S105 - the simulated Intercom
 
 
 def log(message: str, **fields: Any) -> None:
-    print(json.dumps({"level": "INFO", "message": message, **fields}), flush=True)
+    print_line(json.dumps({"level": "INFO", "message": message, **fields}))
+
+
+def authorization_hints(user_secret: str, organization_secret: str) -> list[dict[str, Any]]:
+    """One usable `Authorization` header per user of USER_SECRET (a plain secret, an object or a list)."""
+    from intercom_events.store.credentials import parse_users
+
+    try:
+        users = parse_users(user_secret)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        # The functions will refuse it too; say so without repeating it.
+        return [{"problem": f"USER_SECRET is not a secret nor a JSON user list: {type(error).__name__}"}]
+    return [
+        {
+            "userId": user.id,
+            "userName": user.name,
+            "authorization": f"User {user.secret}, Organization {organization_secret}",
+        }
+        for user in users
+    ]
 
 
 def main() -> int:
@@ -43,8 +70,7 @@ def main() -> int:
         log(
             "secrets in use",
             organizationSecret=env["ORGANIZATION_SECRET"],
-            userSecret=env["USER_SECRET"],
-            authorization=f"User {env['USER_SECRET']}, Organization {env['ORGANIZATION_SECRET']}",
+            users=authorization_hints(env["USER_SECRET"], env["ORGANIZATION_SECRET"]),
             note=(
                 "development defaults: set ORGANIZATION_SECRET and USER_SECRET to change them"
                 if any(env[k] == v for k, v in defaults.items())
@@ -55,6 +81,20 @@ def main() -> int:
             "callbacks",
             callbackAllowedHosts=env["CALLBACK_ALLOWED_HOSTS"],
             allowHttpCallbacks=env["ALLOW_HTTP_CALLBACKS"],
+            note=(
+                "loopback and private hosts listed here are let through the callback guard"
+                if env["CALLBACK_ALLOWED_HOSTS"]
+                else "empty: no host is let through; callbacks reach public addresses only, as deployed"
+            ),
+        )
+        log(
+            "functions",
+            executionEnvironments={
+                "api": API_FUNCTION_CONCURRENCY,
+                "dispatcher": DISPATCHER_CONCURRENCY,
+                "poller": POLLER_FUNCTION_CONCURRENCY,
+            },
+            note="child processes started when first needed, as Lambda's sandboxes; their logs pass through",
         )
         log(
             "intercom",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import sys
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +17,9 @@ class _Server(ThreadingHTTPServer):
     # Daemon threads: a handler still sleeping (a slow receiver) never blocks shutdown.
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: a burst of clients (Intercom's retries, a benchmark)
+    # would find the queue full and wait out TCP's SYN retries or be reset. API Gateway never is.
+    request_queue_size = socket.SOMAXCONN
     owner: Any = None
 
 
@@ -83,10 +88,17 @@ class BackgroundServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> Self:
+    def bind(self) -> Self:
+        """Listens on the address without answering yet: connections wait in the listen queue."""
         if self._server is None:
             self._server = _Server(self._address, self._handler_class)
             self._server.owner = self
+        return self
+
+    def start(self) -> Self:
+        if self._thread is None:
+            self.bind()
+            assert self._server is not None
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.1},
@@ -98,7 +110,8 @@ class BackgroundServer:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            if self._thread is not None:
+                self._server.shutdown()
             self._server.server_close()
             if self._thread is not None:
                 self._thread.join(timeout=5)
@@ -132,3 +145,16 @@ class BackgroundServer:
 def header_pairs(message: Any) -> list[tuple[str, str]]:
     """Every header of a request in order, duplicates kept (an http.client.HTTPMessage)."""
     return [(str(k), str(v)) for k, v in message.items()]
+
+
+_output_lock = threading.Lock()
+
+
+def print_line(text: str, *, stderr: bool = False) -> None:
+    """Writes one line in one piece: print() writes the text and the newline separately, so two
+    threads printing at once can glue their lines together (`}{`)."""
+    stream = sys.stderr if stderr else sys.stdout
+    line = text if text.endswith("\n") else text + "\n"
+    with _output_lock:
+        stream.write(line)
+        stream.flush()

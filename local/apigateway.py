@@ -18,8 +18,8 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local._http import LOOPBACK, BackgroundServer, RequestHandler
-from local.lambda_runtime import ACCOUNT_ID, Handler, LocalFunction
+from local._http import LOOPBACK, BackgroundServer, RequestHandler, print_line
+from local.lambda_runtime import ACCOUNT_ID, Function, FunctionError, Handler, as_function
 
 BASE_PATH = "/elements/api-v2"
 ROUTE_KEY = f"ANY {BASE_PATH}/{{proxy+}}"
@@ -167,29 +167,25 @@ class _ApiHandler(RequestHandler):
         self.send_answer(status, headers, answer)
         if gateway.log_requests:
             elapsed_ms = (time.monotonic() - started) * 1000
-            print(
-                json.dumps(
-                    {
-                        "level": "INFO",
-                        "message": "api request",
-                        "method": self.command,
-                        "path": event["rawPath"],
-                        "status": status,
-                        "durationMs": round(elapsed_ms, 1),
-                        "requestId": request_id,
-                    }
-                ),
-                file=sys.stderr,
-                flush=True,
-            )
+            line = {
+                "level": "INFO",
+                "message": "api request",
+                "method": self.command,
+                "path": event["rawPath"],
+                "status": status,
+                "durationMs": round(elapsed_ms, 1),
+                "requestId": request_id,
+            }
+            print_line(json.dumps(line), stderr=True)
 
 
 class ApiGateway(BackgroundServer):
-    """Serves `handler` (a payload 2.0 Lambda handler) at http://127.0.0.1:<port>; port 0 is a free one."""
+    """Serves `handler` (a payload 2.0 Lambda handler, or a Function) at http://127.0.0.1:<port>; port 0
+    is a free one. Requests are answered side by side, up to the function's concurrency."""
 
     def __init__(
         self,
-        handler: Handler,
+        handler: Handler | Function,
         *,
         port: int = 0,
         host: str = LOOPBACK,
@@ -199,8 +195,8 @@ class ApiGateway(BackgroundServer):
         log_requests: bool = False,
     ) -> None:
         super().__init__(_ApiHandler, host=host, port=port)
-        self.function = LocalFunction(
-            function_name, handler, timeout_seconds=timeout_seconds, memory_mb=memory_mb
+        self.function = as_function(
+            handler, function_name, timeout_seconds=timeout_seconds, memory_mb=memory_mb
         )
         self.log_requests = log_requests
 
@@ -216,6 +212,9 @@ class ApiGateway(BackgroundServer):
             return 413, json_error, _TOO_LARGE
         try:
             return render_response(self.function.invoke(event))
+        except FunctionError:
+            # The execution environment logged it.
+            return 502, json_error, _INTERNAL_ERROR
         except Exception:
             # Like API Gateway: the caller learns nothing; the traceback goes to the function's log.
             traceback.print_exc(file=sys.stderr)

@@ -5,6 +5,10 @@ As with `FunctionResponseTypes: [ReportBatchItemFailures]`: messages named in th
 `batchItemFailures` stay on the queue and come back when their visibility timeout ends (the
 dispatcher itself shortens or lengthens it for its backoff); a function error keeps the whole batch;
 an answer naming a message that was not in the batch counts as a failure of the whole batch.
+
+Several batches run side by side, as Lambda runs them in several execution environments (up to the
+mapping's MaximumConcurrency): one poller thread per environment the function offers, so a slow
+receiver holds up only the batch it is in.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from local.aws import aws_client
-from local.lambda_runtime import REGION, Handler, LocalFunction
+from local.lambda_runtime import REGION, Function, FunctionError, Handler, as_function
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +80,14 @@ def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
 
 
 class QueueWorker:
-    """Feeds a queue to a handler in batches, on a background thread (`start`) or on demand (`drain_once`)."""
+    """Feeds a queue to a function in batches, on background threads (`start`) or on demand (`drain_once`).
+
+    `handler`: a Function (its `concurrency` is how many batches run at once) or an in-process callable
+    (one batch at a time)."""
 
     def __init__(
         self,
-        handler: Handler,
+        handler: Handler | Function,
         queue_url: str,
         *,
         endpoint_url: str,
@@ -91,17 +98,18 @@ class QueueWorker:
         timeout_seconds: float = 30.0,
         memory_mb: int = 512,
     ) -> None:
-        self.function = LocalFunction(
-            function_name, handler, timeout_seconds=timeout_seconds, memory_mb=memory_mb
+        self.function = as_function(
+            handler, function_name, timeout_seconds=timeout_seconds, memory_mb=memory_mb
         )
         self.queue_url = queue_url
         self.region = region
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
+        self._endpoint_url = endpoint_url
         self._sqs = aws_client("sqs", endpoint_url, region)
         self._queue_arn: str | None = None
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     @property
     def queue_arn(self) -> str:
@@ -110,9 +118,10 @@ class QueueWorker:
             self._queue_arn = str(attributes["Attributes"]["QueueArn"])
         return self._queue_arn
 
-    def drain_once(self, wait_seconds: int | None = None) -> BatchResult:
+    def drain_once(self, wait_seconds: int | None = None, *, sqs: Any = None) -> BatchResult:
         """One poll: receive up to a batch, invoke the function if anything came, delete the successes."""
-        received = self._sqs.receive_message(
+        sqs = sqs or self._sqs
+        received = sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.batch_size,
             WaitTimeSeconds=self.wait_seconds if wait_seconds is None else wait_seconds,
@@ -126,6 +135,11 @@ class QueueWorker:
         event = {"Records": [sqs_record(m, queue_arn=self.queue_arn, region=self.region) for m in messages]}
         try:
             answer = self.function.invoke(event)
+        except FunctionError as error:
+            # The environment logged it (or its timeout); the batch stays, as after any function error.
+            result.failed_ids = list(result.message_ids)
+            result.error = str(error)
+            return result
         except Exception:
             traceback.print_exc()
             result.failed_ids = list(result.message_ids)
@@ -141,7 +155,7 @@ class QueueWorker:
         result.failed_ids = [m for m in result.message_ids if m in failed]
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            self._sqs.delete_message_batch(
+            sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
@@ -158,24 +172,34 @@ class QueueWorker:
             results.append(result)
         return results
 
+    @property
+    def pollers(self) -> int:
+        """How many batches may run at once: one per execution environment of the function."""
+        return self.function.concurrency
+
     def start(self) -> Self:
-        if self._thread is None:
+        if not self._threads:
             self._stopping.clear()
-            self._thread = threading.Thread(target=self._run, name="QueueWorker", daemon=True)
-            self._thread.start()
+            for number in range(self.pollers):
+                thread = threading.Thread(target=self._run, name=f"QueueWorker-{number}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
         return self
 
     def stop(self, timeout: float = 35.0) -> None:
-        """Stops polling after the batch in hand; waits for it at most `timeout` seconds."""
+        """Stops polling after the batches in hand; waits for them at most `timeout` seconds."""
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
 
     def _run(self) -> None:
+        # A client per poller: a long poll holds its connection.
+        sqs = aws_client("sqs", self._endpoint_url, self.region)
         while not self._stopping.is_set():
             try:
-                self.drain_once()
+                self.drain_once(sqs=sqs)
             except Exception:
                 # The queue being unreachable for a moment (the stack stopping) must not end the loop.
                 logger.exception("polling the queue failed")

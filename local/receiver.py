@@ -4,6 +4,7 @@ answering with the status codes a test scripts."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -26,6 +27,9 @@ class RecordedRequest:
     headers: list[tuple[str, str]]
     body: bytes
     received_at: float
+    # With a receiver's signature key: whether both signatures held when the request arrived
+    # (Standard Webhooks refuses a timestamp five minutes old, so later is too late to check).
+    verified: bool | None = None
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first header of that name, case-insensitively."""
@@ -38,30 +42,39 @@ class RecordedRequest:
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer: status, optional Retry-After, a delay before answering, a body."""
+    """One scripted answer: status, optional Retry-After, a delay before answering, a body.
+
+    `hold`: answer only once this event is set (or `delay` seconds passed, when a delay is given):
+    a receiver that hangs until a test lets it go."""
 
     status: int = 200
     retry_after: str | int | None = None
     delay: float = 0.0
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = field(default=())
+    hold: threading.Event | None = field(default=None, compare=False)
 
 
 class _ReceiverHandler(RequestHandler):
     def handle_any(self) -> None:
         receiver: CallbackReceiver = self.owner
         split = urlsplit(self.path)
-        reply = receiver._record(
-            RecordedRequest(
-                method=self.command,
-                path=split.path,
-                query=split.query,
-                headers=header_pairs(self.headers),
-                body=self.read_body(),
-                received_at=time.time(),
-            )
+        request = RecordedRequest(
+            method=self.command,
+            path=split.path,
+            query=split.query,
+            headers=header_pairs(self.headers),
+            body=self.read_body(),
+            received_at=time.time(),
         )
-        if reply.delay:
+        if receiver.signature_key is not None:
+            request = dataclasses.replace(request, verified=_verifies(request, receiver.signature_key))
+        reply = receiver._record(request)
+        if request.verified is False:
+            reply = Reply(status=401)  # what an integrator answers a callback it cannot trust
+        if reply.hold is not None:
+            reply.hold.wait(reply.delay or None)
+        elif reply.delay:
             time.sleep(reply.delay)
         headers = list(reply.headers)
         if reply.retry_after is not None:
@@ -72,10 +85,21 @@ class _ReceiverHandler(RequestHandler):
 
 
 class CallbackReceiver(BackgroundServer):
-    """Records every request; answers with the scripted replies in order, then with `default` forever."""
+    """Records every request; answers with the scripted replies in order, then with `default` forever.
 
-    def __init__(self, *, port: int = 0, host: str = LOOPBACK, default: Reply | None = None) -> None:
+    `signature_key`: verify both signatures of each request as it arrives (`RecordedRequest.verified`)
+    and answer 401 to one that fails, as an integrator's receiver does."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        host: str = LOOPBACK,
+        default: Reply | None = None,
+        signature_key: str | None = None,
+    ) -> None:
         super().__init__(_ReceiverHandler, host=host, port=port)
+        self.signature_key = signature_key
         self._default = default or Reply()
         self._script: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
@@ -129,6 +153,14 @@ class CallbackReceiver(BackgroundServer):
             self._requests.append(request)
             self._changed.notify_all()
             return self._script.popleft() if self._script else self._default
+
+
+def _verifies(request: RecordedRequest, signature_key: str) -> bool:
+    try:
+        verify_signatures(request, signature_key)
+    except Exception:  # ValueError or standardwebhooks' WebhookVerificationError
+        return False
+    return True
 
 
 def verify_signatures(request: RecordedRequest, signature_key: str) -> dict[str, Any]:

@@ -33,7 +33,6 @@ import json
 import logging
 import math
 import re
-import sys
 import threading
 import time
 import traceback
@@ -44,8 +43,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from local._http import print_line
 from local.aws import aws_client
-from local.lambda_runtime import REGION, Handler, LocalFunction
+from local.lambda_runtime import REGION, Function, FunctionError, Handler, LocalFunction
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class SchedulerEmulator:
 
     def __init__(
         self,
-        handler: Handler,
+        handler: Handler | Function,
         group_name: str,
         *,
         endpoint_url: str | None,
@@ -347,9 +347,17 @@ class SchedulerEmulator:
             self._release(firing.schedule.name)
 
     def _invoke(self, record: Invocation, *, raise_errors: bool) -> Any:
-        function = LocalFunction(
-            self.function_name, self.handler, timeout_seconds=self.timeout_seconds, memory_mb=self.memory_mb
-        )
+        function: Function
+        if isinstance(self.handler, Function):
+            function = self.handler
+        else:
+            # An in-process callable: firings of different schedules run side by side, as on Lambda.
+            function = LocalFunction(
+                self.function_name,
+                self.handler,
+                timeout_seconds=self.timeout_seconds,
+                memory_mb=self.memory_mb,
+            )
         self.invocations.append(record)
         started = time.monotonic()
         try:
@@ -359,8 +367,9 @@ class SchedulerEmulator:
             record.error = f"{type(error).__name__}: {error}"
             if raise_errors:
                 raise
-            print(f"schedule {record.name}: the function failed", file=sys.stderr, flush=True)
-            traceback.print_exc()
+            print_line(f"schedule {record.name}: the function failed", stderr=True)
+            if not isinstance(error, FunctionError):  # a FunctionError was logged by its environment
+                traceback.print_exc()
             return None
         finally:
             record.finished = True
@@ -389,7 +398,7 @@ class SchedulerEmulator:
         }
         if record.error:
             line["error"] = record.error
-        print(json.dumps(line, default=str), file=sys.stderr, flush=True)
+        print_line(json.dumps(line, default=str), stderr=True)
 
 
 _NO_EVENT = object()

@@ -2,8 +2,11 @@
 dispatcher fed by an emulated SQS event source mapping, the poller fired by an emulated EventBridge
 Scheduler, a simulated Intercom, callback receivers.
 
-`make local`, `make demo` and the e2e tests all run this; the functions run in this process with
-the environment they would have on Lambda, pointed at the embedded services.
+`make local`, `make demo` and the e2e tests all run this. Each function runs as on Lambda: its
+execution environments are child processes (local/lambda_runtime.ProcessFunction) with the
+environment they would have on Lambda, pointed at the embedded services, and several of them serve
+invocations side by side. Tests that reach into the functions' modules run them in this process
+instead (`functions_in_process=True`), one environment each.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from local import REPO_ROOT
 from local.apigateway import ApiGateway
 from local.aws import LocalAws, MotoServer, shared_moto_server, start_local_aws
 from local.intercom import SimulatedIntercom
-from local.lambda_runtime import Handler
+from local.lambda_runtime import Function, FunctionOutput, Handler, ProcessFunction
 from local.queue_worker import QueueWorker
 from local.receiver import CallbackReceiver
 from local.scheduler import SchedulerEmulator
@@ -37,6 +40,8 @@ DEFAULTS = {
     "ORGANIZATION_SECRET": DEFAULT_ORGANIZATION_SECRET,
     "USER_SECRET": DEFAULT_USER_SECRET,
     "CALLBACK_ALLOWED_HOSTS": DEFAULT_CALLBACK_ALLOWED_HOSTS,
+    # Local receivers listen on plain http; ALLOW_HTTP_CALLBACKS=false tries the deployed rule.
+    "ALLOW_HTTP_CALLBACKS": "true",
     "POWERTOOLS_SERVICE_NAME": "intercom-events",
     "POWERTOOLS_METRICS_NAMESPACE": "IntercomEvents",
     "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -50,6 +55,16 @@ DISPATCHER_BATCH_SIZE = 10
 POLLER_FUNCTION_TIMEOUT_SECONDS = 300
 FUNCTION_MEMORY_MB = 512
 POLLER_FUNCTION_MEMORY_MB = FUNCTION_MEMORY_MB
+# Execution environments per function. Lambda starts one per concurrent request (the API), five
+# concurrent SQS batches growing to the mapping's MaximumConcurrency (20) for the dispatcher, one per
+# firing schedule for the poller; locally fewer keep a laptop's cores and memory in bounds (~80 MB
+# each), and an invocation beyond them waits for a free environment instead of being throttled.
+API_FUNCTION_CONCURRENCY = 4
+DISPATCHER_MAXIMUM_CONCURRENCY = 20
+DISPATCHER_CONCURRENCY = min(5, DISPATCHER_MAXIMUM_CONCURRENCY)
+POLLER_FUNCTION_CONCURRENCY = 2
+# Variables whose empty value means something (no hosts at all), not "unset".
+EMPTY_IS_A_VALUE = frozenset({"CALLBACK_ALLOWED_HOSTS"})
 
 _T = TypeVar("_T")
 
@@ -81,19 +96,24 @@ def function_environment(
     environ: Mapping[str, str] = os.environ,
 ) -> dict[str, str]:
     """The functions' environment: `overrides`, else `environ`, else the development defaults; the
-    embedded AWS's settings always."""
+    embedded AWS's settings always.
+
+    An empty variable counts as unset (as the functions' settings read it), except those in
+    EMPTY_IS_A_VALUE: `CALLBACK_ALLOWED_HOSTS=` means no host is allowed, as deployed."""
     overrides = overrides or {}
 
     def pick(name: str, default: str) -> str:
-        return overrides.get(name) or environ.get(name) or default
+        for source in (overrides, environ):
+            value = source.get(name)
+            if value is not None and (value != "" or name in EMPTY_IS_A_VALUE):
+                return value
+        return default
 
     environment = {name: pick(name, default) for name, default in DEFAULTS.items()}
     environment["INTERCOM_API_BASE_URL"] = pick("INTERCOM_API_BASE_URL", intercom_url)
-    # Local receivers listen on plain http; the allow-list lets callbacks reach loopback.
-    environment["ALLOW_HTTP_CALLBACKS"] = "true"
     # No X-Ray daemon here.
     environment["POWERTOOLS_TRACE_DISABLED"] = "true"
-    environment.update(overrides)
+    environment.update({k: v for k, v in overrides.items() if k not in environment})
     # The embedded AWS always wins: a developer's own AWS settings must never be reached.
     environment.update(aws.environment())
     return environment
@@ -125,6 +145,9 @@ class LocalStack:
     `run_queue_worker` / `run_scheduler`: False leaves the queue worker / the scheduler emulator to
     the caller (`stack.worker.drain()`, `stack.scheduler.run_pending()` or `.fire(name)`).
     `log_requests`: a line on stderr per API request and per schedule firing.
+    `functions_in_process`: the functions' files imported into this process, one execution environment
+    each (invocations serialised), for tests that hook into their modules (loggers, DNS); otherwise
+    each function's environments are child processes whose output is in `function_output`.
     """
 
     def __init__(
@@ -139,6 +162,7 @@ class LocalStack:
         run_scheduler: bool = True,
         log_requests: bool = False,
         moto_server: MotoServer | None = None,
+        functions_in_process: bool = False,
     ) -> None:
         self._api_port = api_port
         self._overrides = dict(environment or {})
@@ -149,6 +173,9 @@ class LocalStack:
         self._run_scheduler = run_scheduler
         self._log_requests = log_requests
         self._moto_server = moto_server
+        self._functions_in_process = functions_in_process
+        self._functions: list[Function] = []
+        self.function_output = FunctionOutput()
         self._saved_environ: dict[str, str | None] = {}
         self._receivers: list[CallbackReceiver] = []
         self._aws: LocalAws | None = None
@@ -170,11 +197,18 @@ class LocalStack:
             self._apply_environment(self.environment)
             clear_project_caches()
 
-            api_handler = self._api_handler or load_handler(API_FUNCTION_PATH, "api_app")
-            dispatcher_handler = self._dispatcher_handler or load_handler(
-                DISPATCHER_FUNCTION_PATH, "dispatcher_app"
+            api_handler = self._api_handler or self._function(
+                "api", API_FUNCTION_PATH, API_FUNCTION_TIMEOUT_SECONDS, API_FUNCTION_CONCURRENCY
             )
-            poller_handler = self._poller_handler or load_handler(POLLER_FUNCTION_PATH, "poller_app")
+            dispatcher_handler = self._dispatcher_handler or self._function(
+                "dispatcher",
+                DISPATCHER_FUNCTION_PATH,
+                DISPATCHER_FUNCTION_TIMEOUT_SECONDS,
+                DISPATCHER_CONCURRENCY,
+            )
+            poller_handler = self._poller_handler or self._function(
+                "poller", POLLER_FUNCTION_PATH, POLLER_FUNCTION_TIMEOUT_SECONDS, POLLER_FUNCTION_CONCURRENCY
+            )
             port = self._api_port
             if port is None:
                 port = int(os.environ.get("LOCAL_API_PORT") or DEFAULT_API_PORT)
@@ -226,6 +260,9 @@ class LocalStack:
         self._receivers.clear()
         if self._intercom is not None:
             self._intercom.stop()
+        for function in self._functions:
+            function.stop()
+        self._functions.clear()
         self._restore_environment()
         if self._aws is not None:
             clear_project_caches()
@@ -269,6 +306,27 @@ class LocalStack:
     def intercom_base_url(self) -> str:
         """Where the functions send Intercom calls: INTERCOM_API_BASE_URL, else the simulated Intercom."""
         return self.environment["INTERCOM_API_BASE_URL"]
+
+    def _function(
+        self, name: str, path: Path, timeout_seconds: float, concurrency: int
+    ) -> Handler | Function:
+        """The function's handler in this process, or its execution environments as child processes."""
+        if self._functions_in_process:
+            return load_handler(path, f"{name}_app")
+        if not path.is_file():
+            raise FileNotFoundError(f"{path.relative_to(REPO_ROOT)} does not exist yet")
+        function = ProcessFunction(
+            name,
+            path,
+            module_name=f"{name}_app",
+            timeout_seconds=timeout_seconds,
+            memory_mb=FUNCTION_MEMORY_MB,
+            concurrency=concurrency,
+            environment=dict(os.environ),
+            output=self.function_output,
+        )
+        self._functions.append(function)
+        return function
 
     def receiver(self, **options: Any) -> CallbackReceiver:
         """A started callback receiver on a free loopback port, stopped with the stack."""

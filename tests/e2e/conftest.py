@@ -34,12 +34,11 @@ def receiver(stack: LocalStack) -> Any:
     return stack.receiver()
 
 
-@pytest.fixture
-def webhook_instance(stack: LocalStack, client: httpx.Client, receiver: Any) -> dict[str, Any]:
-    """A webhook instance made through the API, its OAuth code exchanged with the simulated Intercom."""
+def create_webhook_instance(stack: LocalStack, client: httpx.Client, callback_url: str) -> httpx.Response:
+    """POST /instances for a webhook instance, its OAuth code exchanged with the simulated Intercom."""
     stack.intercom.register_app(CLIENT_ID, CLIENT_SECRET)
     code = stack.intercom.authorize(CLIENT_ID)
-    answer = client.post(
+    return client.post(
         "/instances",
         json={
             "element": {"key": "intercom"},
@@ -53,11 +52,17 @@ def webhook_instance(stack: LocalStack, client: httpx.Client, receiver: Any) -> 
                 "oauth.api.secret": CLIENT_SECRET,
                 "event.notification.enabled": True,
                 "event.vendor.type": "webhook",
-                "event.notification.callback.url": f"{receiver.url}/events",
+                "event.notification.callback.url": callback_url,
                 "event.notification.signature.key": SIGNATURE_KEY,
             },
         },
     )
+
+
+@pytest.fixture
+def webhook_instance(stack: LocalStack, client: httpx.Client, receiver: Any) -> dict[str, Any]:
+    """A webhook instance made through the API, its callbacks to `receiver`."""
+    answer = create_webhook_instance(stack, client, f"{receiver.url}/events")
     assert answer.status_code == 200, answer.text
     instance: dict[str, Any] = answer.json()
     return instance

@@ -4,47 +4,16 @@ is followed by one id."""
 from __future__ import annotations
 
 import json
-import logging
-import time
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
-import pytest
 
 from local.intercom import make_notification, send_webhook
 from local.stack import LocalStack
 from tests.e2e.conftest import CLIENT_SECRET
 
 
-class JsonLines(logging.Handler):
-    """The functions' log lines exactly as they print them (Powertools' JSON formatter), kept in memory."""
-
-    def __init__(self, formatter: logging.Formatter | None) -> None:
-        super().__init__(logging.INFO)
-        self.setFormatter(formatter)
-        self.lines: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(self.format(record)))
-
-
-@pytest.fixture
-def log_lines() -> Iterator[list[dict[str, Any]]]:
-    from intercom_events.observability import logger
-
-    stdlib = logging.getLogger(logger.service)
-    handler = JsonLines(stdlib.handlers[0].formatter if stdlib.handlers else None)
-    level = stdlib.level
-    stdlib.addHandler(handler)
-    stdlib.setLevel(logging.INFO)
-    yield handler.lines
-    stdlib.removeHandler(handler)
-    stdlib.setLevel(level)
-
-
-def test_one_event_id_follows_a_webhook_from_intake_to_callback(log_lines):
-    with LocalStack(api_port=0) as stack:
+def test_one_event_id_follows_a_webhook_from_intake_to_callback():
+    with LocalStack(api_port=0, environment={"POWERTOOLS_LOG_LEVEL": "INFO"}) as stack:
         stack.intercom.register_app("trail-client", CLIENT_SECRET)
         env = stack.environment
         authorization = f"User {env['USER_SECRET']}, Organization {env['ORGANIZATION_SECRET']}"
@@ -65,15 +34,14 @@ def test_one_event_id_follows_a_webhook_from_intake_to_callback(log_lines):
             },
         )
         assert created.status_code == 200, created.text
-        log_lines.clear()
+        stack.function_output.clear()
         notification = make_notification("contact.user.created", {"type": "contact", "id": "c9"}, app_id="a")
         assert send_webhook(created.json()["webhookUrl"], notification, CLIENT_SECRET).status_code == 200
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any(
-            x.get("message") == "callback delivered" for x in log_lines
-        ):
-            time.sleep(0.2)
-        lines = list(log_lines)
+        output = stack.function_output.wait_for(
+            lambda lines: any('"callback delivered"' in line.text for line in lines), timeout=30
+        )
+        # The functions' stdout, as CloudWatch Logs keeps it: one JSON object a line.
+        lines = [json.loads(line.text) for line in output if line.stream == "stdout"]
 
     [accepted] = [line for line in lines if line.get("message") == "webhook accepted"]
     trail = [line for line in lines if line.get("event_id") == accepted["event_id"]]

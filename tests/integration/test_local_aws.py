@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -72,3 +75,82 @@ def test_resources_made_twice_in_one_process_do_not_collide(aws: LocalAws) -> No
 
     assert other.table_name != aws.table_name
     assert other.queue_url != aws.queue_url
+
+
+def conditional_race(
+    aws: LocalAws, write: Callable[[Any, str], None], contenders: int, trials: int
+) -> list[int]:
+    """For each trial, `contenders` threads make the same conditional write on a new key at once;
+    how many of them succeeded, trial by trial."""
+    clients = [aws.client("dynamodb") for _ in range(contenders)]
+
+    def contend(dynamodb: Any, key: str, start: threading.Barrier, won: list[Any]) -> None:
+        start.wait()
+        try:
+            write(dynamodb, key)
+            won.append(dynamodb)
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
+
+    winners = []
+    for _ in range(trials):
+        key, start, won = f"race-{uuid.uuid4().hex}", threading.Barrier(contenders), []
+        threads = [threading.Thread(target=contend, args=(c, key, start, won)) for c in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners.append(len(won))
+    return winners
+
+
+def test_a_conditional_update_made_at_once_by_many_has_one_winner(aws: LocalAws) -> None:
+    # The dispatcher's claim of an event (store/deliveries.py): one copy of a job claims it, the
+    # copies in other batches see the condition fail and send nothing.
+    def claim(dynamodb: Any, key: str) -> None:
+        dynamodb.update_item(
+            TableName=aws.table_name,
+            Key={"pk": {"S": key}, "sk": {"S": "EVENT#e1"}},
+            UpdateExpression=(
+                "SET #status = if_not_exists(#status, :pending), leaseUntil = :lease, updatedDate = :now, "
+                "createdDate = if_not_exists(createdDate, :now), eventId = :eventId, #source = :source, "
+                "objectTypes = :types, gsi2pk = :events, gsi2sk = if_not_exists(gsi2sk, :order) "
+                "ADD attempts :one"
+            ),
+            ConditionExpression=(
+                "attribute_not_exists(pk) OR (#status <> :delivered AND #status <> :cancelled "
+                "AND (attribute_not_exists(leaseUntil) OR leaseUntil < :epoch))"
+            ),
+            ExpressionAttributeNames={"#status": "status", "#source": "source"},
+            ExpressionAttributeValues={
+                ":pending": {"S": "pending"},
+                ":delivered": {"S": "delivered"},
+                ":cancelled": {"S": "cancelled"},
+                ":lease": {"N": "2000000060"},
+                ":epoch": {"N": "2000000000"},
+                ":now": {"S": "2033-05-18T03:33:20Z"},
+                ":eventId": {"S": "e1"},
+                ":source": {"S": "webhook"},
+                ":types": {"L": [{"S": "contacts"}]},
+                ":events": {"S": "EVENTS#1"},
+                ":order": {"S": "2033-05-18T03:33:20Z#e1"},
+                ":one": {"N": "1"},
+            },
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+    assert conditional_race(aws, claim, contenders=3, trials=40) == [1] * 40
+
+
+def test_a_long_poll_of_the_queue_holds_up_no_table_call(aws: LocalAws) -> None:
+    polling = threading.Thread(
+        target=aws.client("sqs").receive_message,
+        kwargs={"QueueUrl": aws.dlq_url, "WaitTimeSeconds": 5},  # empty: the poll lasts 5 s
+    )
+    polling.start()
+    try:
+        aws.client("dynamodb").get_item(TableName=aws.table_name, Key={"pk": {"S": "x"}, "sk": {"S": "y"}})
+        assert polling.is_alive()
+    finally:
+        polling.join()

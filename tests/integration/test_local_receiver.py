@@ -91,3 +91,19 @@ def test_clear_forgets_recorded_requests(receiver: CallbackReceiver) -> None:
     receiver.clear()
 
     assert receiver.requests == []
+
+
+def test_a_verifying_receiver_checks_each_callback_as_it_arrives_and_refuses_a_forged_one() -> None:
+    from datetime import UTC, datetime
+
+    from intercom_events.callbacks.signing import callback_headers
+
+    body = b'{"message": {"eventId": "e1"}}'
+    signed = callback_headers(body, "e1", "receiver-key", datetime.now(UTC))
+    forged = callback_headers(body, "e1", "another-key", datetime.now(UTC))
+    with CallbackReceiver(signature_key="receiver-key") as verifying:
+        answers = [httpx.post(f"{verifying.url}/cb", content=body, headers=h) for h in (signed, forged)]
+        requests = verifying.wait_for(2, timeout=5)
+
+    assert [answer.status_code for answer in answers] == [200, 401]
+    assert [request.verified for request in requests] == [True, False]

@@ -163,3 +163,22 @@ def test_a_missing_function_file_fails_clearly(monkeypatch: pytest.MonkeyPatch, 
 
     with pytest.raises(FileNotFoundError, match="does not exist yet"):
         LocalStack(api_port=0).start()
+
+
+def function_environment_from(environ: dict[str, str]) -> dict[str, str]:
+    from local.aws import LocalAws
+    from local.stack import function_environment
+
+    aws = LocalAws(*(["x"] * 13))
+    return function_environment(aws, "http://127.0.0.1:9", environ=environ)
+
+
+def test_an_empty_callback_allow_list_is_kept_empty_and_an_unset_one_is_loopback() -> None:
+    assert function_environment_from({"CALLBACK_ALLOWED_HOSTS": ""})["CALLBACK_ALLOWED_HOSTS"] == ""
+    assert function_environment_from({})["CALLBACK_ALLOWED_HOSTS"] == "127.0.0.1,localhost,::1"
+
+
+def test_allow_http_callbacks_comes_from_the_environment_and_is_true_unless_set() -> None:
+    assert function_environment_from({"ALLOW_HTTP_CALLBACKS": "false"})["ALLOW_HTTP_CALLBACKS"] == "false"
+    assert function_environment_from({})["ALLOW_HTTP_CALLBACKS"] == "true"
+    assert function_environment_from({"ALLOW_HTTP_CALLBACKS": ""})["ALLOW_HTTP_CALLBACKS"] == "true"

@@ -143,6 +143,10 @@ def test_the_dispatcher_has_the_templates_event_source_mapping(template: dict[st
     assert event.get("BatchSize", 10) == local_stack.DISPATCHER_BATCH_SIZE
     # The queue worker honours batchItemFailures, which only this setting makes Lambda do.
     assert "ReportBatchItemFailures" in event.get("FunctionResponseTypes", [])
+    # Batches side by side, never more than the mapping lets Lambda run.
+    maximum = event["ScalingConfig"]["MaximumConcurrency"]
+    assert maximum == local_stack.DISPATCHER_MAXIMUM_CONCURRENCY
+    assert 1 < local_stack.DISPATCHER_CONCURRENCY <= maximum
 
 
 def test_the_poller_has_the_templates_timeout_and_memory(template: dict[str, Any]) -> None:
