@@ -6,17 +6,20 @@ Wiring only: each route authenticates, calls one logic function and shapes the a
 from __future__ import annotations
 
 import base64
+import binascii
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, OpenAPI
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from intercom_events import json_body
 from intercom_events.errors import BadRequest, DomainError
 from intercom_events.logic import auth, events, instances, intake
 from intercom_events.models.instance import CreateInstanceBody, InstanceAnswer, PatchInstanceBody
@@ -38,7 +41,8 @@ class _Resolver(APIGatewayHttpResolver):
         return OpenAPI.model_validate(_document_answers(document))
 
 
-app = _Resolver(enable_validation=True)
+# Bodies are read with limits (json_body): no depth, number or string a client sends can fail the parse.
+app = _Resolver(enable_validation=True, json_body_deserializer=json_body.parse)
 app.configure_openapi(
     title=TITLE,
     version="1.0.0",
@@ -90,8 +94,21 @@ def _not_json(_: Exception) -> Response:
 @app.exception_handler(ValueError)
 def _multipart_without_boundary(exc: ValueError) -> Response:
     if not app.current_event.headers.get("content-type", "").lower().startswith("multipart/"):
-        raise exc  # any other ValueError is a bug: it fails the invocation as it would unhandled
+        return _unexpected(exc)  # any other ValueError is a bug
     return _not_json(exc)
+
+
+@app.exception_handler(ServiceError)
+def _service_error(exc: ServiceError) -> Response:
+    return _error(exc.status_code, str(exc.msg))  # Powertools' own HTTP errors, in this API's body
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    """A bug, never a bad request (those are 4xx above): logged with its traceback, answered as every
+    error is, so the caller has the requestId to quote. API Gateway's 5xx alarm counts it."""
+    logger.error("unexpected error", exc_info=exc)
+    return _error(500, "Internal error")
 
 
 @app.not_found
@@ -168,6 +185,11 @@ def _api_base_url() -> str:
     return f"{scheme}://{host}{BASE}"
 
 
+# Instance ids count up from 1, never beyond what every client (JavaScript's numbers too) holds exactly;
+# a path beyond that names no instance and is a 400, whatever its digits.
+InstanceId = Annotated[int, Path(ge=1, le=2**53 - 1)]
+
+
 def _caller(allow_element: bool = True) -> auth.Caller:
     return auth.authenticate(app.current_event.headers.get("authorization"), allow_element=allow_element)
 
@@ -212,17 +234,17 @@ def list_instances() -> list[dict[str, Any]]:
 
 
 @app.get(f"{BASE}/instances/<instance_id>", tags=["Instances"])
-def get_instance(instance_id: int) -> dict[str, Any]:
+def get_instance(instance_id: InstanceId) -> dict[str, Any]:
     return _answer(instances.get_owned(_caller(), instance_id))
 
 
 @app.patch(f"{BASE}/instances/<instance_id>", tags=["Instances"])
-def patch_instance(instance_id: int, body: PatchInstanceBody) -> dict[str, Any]:
+def patch_instance(instance_id: InstanceId, body: PatchInstanceBody) -> dict[str, Any]:
     return _answer(instances.patch(_caller(), instance_id, body))
 
 
 @app.delete(f"{BASE}/instances/<instance_id>", tags=["Instances"])
-def delete_instance(instance_id: int) -> dict[str, Any]:
+def delete_instance(instance_id: InstanceId) -> dict[str, Any]:
     instances.delete(_caller(), instance_id)
     return {"id": instance_id, "deleted": True}
 
@@ -234,12 +256,12 @@ def _token_instance(caller: auth.Caller) -> int:
 
 
 @app.put(f"{BASE}/instances/<instance_id>/enabled", tags=["Instances"])
-def enable_instance(instance_id: int) -> dict[str, Any]:
+def enable_instance(instance_id: InstanceId) -> dict[str, Any]:
     return _answer(instances.set_enabled(_caller(), instance_id, enabled=True))
 
 
 @app.delete(f"{BASE}/instances/<instance_id>/enabled", tags=["Instances"])
-def disable_instance(instance_id: int) -> dict[str, Any]:
+def disable_instance(instance_id: InstanceId) -> dict[str, Any]:
     return _answer(instances.set_enabled(_caller(), instance_id, enabled=False))
 
 
@@ -256,14 +278,14 @@ def disable_token_instance() -> dict[str, Any]:
 
 
 @app.post(f"{BASE}/instances/<instance_id>/poll", tags=["Polling"])
-def poll_instance(instance_id: int) -> Response[dict[str, Any]]:
+def poll_instance(instance_id: InstanceId) -> Response[dict[str, Any]]:
     instances.poll_now(_caller(), instance_id)
     return Response(202, content_types.APPLICATION_JSON, {"instanceId": instance_id, "status": "scheduled"})
 
 
 @app.get(f"{BASE}/instances/<instance_id>/events", tags=["Events"])
 def list_events(
-    instance_id: int,
+    instance_id: InstanceId,
     status: Annotated[
         str | None, Query(description="pending, delivered, retrying, failed, queued or cancelled")
     ] = None,
@@ -283,12 +305,12 @@ def list_events(
 
 
 @app.post(f"{BASE}/instances/<instance_id>/events/retry", tags=["Events"])
-def retry_events(instance_id: int) -> Response[dict[str, Any]]:
+def retry_events(instance_id: InstanceId) -> Response[dict[str, Any]]:
     return Response(202, content_types.APPLICATION_JSON, events.retry_all(_caller(), instance_id))
 
 
 @app.post(f"{BASE}/instances/<instance_id>/events/<event_id>/retry", tags=["Events"])
-def retry_event(instance_id: int, event_id: str) -> Response[dict[str, Any]]:
+def retry_event(instance_id: InstanceId, event_id: str) -> Response[dict[str, Any]]:
     return Response(202, content_types.APPLICATION_JSON, events.retry_one(_caller(), instance_id, event_id))
 
 
@@ -304,9 +326,20 @@ def webhook_check(encoded_id: str) -> Response[str]:
 @app.post(f"{BASE}/events/intercom/<encoded_id>", security=[{}], tags=["Webhooks"])
 def webhook(encoded_id: str) -> dict[str, Any]:
     event = app.current_event
-    body = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode()
-    result = intake.accept(encoded_id, body, event.headers.get("x-hub-signature"))
+    result = intake.accept(encoded_id, _raw_body(), event.headers.get("x-hub-signature"))
     return {"status": result.outcome, "events": result.events}
+
+
+def _raw_body() -> bytes:
+    """The body's bytes as the sender signed them (API Gateway hands bodies that are not UTF-8 over in
+    Base64); text that no bytes could have carried is a 400, not a failure."""
+    event = app.current_event
+    try:
+        if event.is_base64_encoded:
+            return base64.b64decode(event.body or "")
+        return (event.body or "").encode()
+    except (binascii.Error, UnicodeEncodeError):
+        raise BadRequest("The body is neither text nor Base64") from None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -6,6 +6,7 @@ is the attempt number), and instead of waiting out the backoff the test makes th
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import time
@@ -219,3 +220,155 @@ def test_a_late_copy_of_a_delivered_job_after_a_delete_leaves_it_delivered(
     worker.drain()
     assert deliveries.get(1, item["eventId"])["status"] == "delivered"
     assert len(receiver.requests) == 1
+
+
+# ---- queries a client can get wrong: a page or a 400, never a 5xx ------------------------------------------
+
+
+def log_query(api, query: dict[str, str], instance_id: int = 1) -> tuple[int, Any, str | None]:
+    event = load_event("api/get_instance.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = (
+        f"/elements/api-v2/instances/{instance_id}/events"
+    )
+    event["queryStringParameters"] = query
+    answer = invoke(api, event)
+    return (
+        answer["statusCode"],
+        json.loads(answer["body"]),
+        answer.get("headers", {}).get("Elements-Next-Page-Token"),
+    )
+
+
+def logged(instance_id: int, event_id: str, moment: datetime) -> None:
+    order = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    deliveries.record_status(instance_id, event_id, "queued", moment, order=order)
+
+
+@pytest.fixture
+def dated_log(api, instance) -> list[str]:
+    """Instance 1's log: one event a day from 25 to 28 November 2026, newest first."""
+    ids = []
+    for day in (25, 26, 27, 28):
+        logged(1, f"day-{day}", datetime(2026, 11, day, 12, tzinfo=UTC))
+        ids.insert(0, f"day-{day}")
+    return ids
+
+
+def test_to_without_from_lists_the_events_up_to_that_date(api, dated_log):
+    status, page, _ = log_query(api, {"to": "2026-11-26T23:59:59Z"})
+
+    assert status == 200, page
+    assert [e["eventId"] for e in page] == ["day-26", "day-25"]
+
+
+def test_from_without_to_lists_the_events_from_that_date(api, dated_log):
+    status, page, _ = log_query(api, {"from": "2026-11-27"})
+
+    assert status == 200, page
+    assert [e["eventId"] for e in page] == ["day-28", "day-27"]
+
+
+def test_from_after_to_is_400_naming_from(api, dated_log):
+    status, body, _ = log_query(api, {"from": "2026-11-28", "to": "2026-11-25"})
+
+    assert status == 400, body
+    assert body["errors"] == [{"field": "from", "message": "after to"}]
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_date_beyond_the_calendar_in_utc_is_400(api, dated_log, moment):
+    status, body, _ = log_query(api, {"from": moment})
+
+    assert status == 400, body
+    assert body["errors"] == [{"field": "from", "message": "not a date"}]
+
+
+def test_a_page_token_of_another_instance_never_opens_its_log(api, dated_log):
+    other = load_event("api/create_instance_token.json")
+    assert http_answer(api, other)[0] == 200  # instance 2, of the same user
+    for day in (1, 2, 3):
+        logged(2, f"other-{day}", datetime(2026, 12, day, tzinfo=UTC))
+    _, _, token = log_query(api, {"pageSize": "1"}, instance_id=2)
+    assert token
+
+    status, body, _ = log_query(api, {"pageSize": "1", "nextPage": token}, instance_id=1)
+
+    assert status == 400, body
+    assert body["errors"] == [{"field": "nextPage", "message": "invalid page token"}]
+
+
+def test_a_page_token_of_other_dates_is_400(api, dated_log):
+    _, _, token = log_query(api, {"pageSize": "1", "to": "2026-11-28T23:59:59Z"})
+    assert token  # after day-28: a key outside 25-26 November
+
+    status, body, _ = log_query(
+        api, {"pageSize": "1", "from": "2026-11-25", "to": "2026-11-26T23:59:59Z", "nextPage": token}
+    )
+
+    assert status == 400, body
+    assert "other dates" in body["message"]
+
+
+def _token(key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+FORGED_KEY = {
+    "pk": {"S": "INSTANCE#1"},
+    "sk": {"S": "EVENT#day-26"},
+    "gsi2pk": {"S": "EVENTS#1"},
+    "gsi2sk": {"S": "2026-11-26T12:00:00.000Z#day-26"},
+}
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        _token({"a": 1}),
+        _token({"pk": 5}),
+        _token([1, 2]),
+        _token("text"),
+        _token({**FORGED_KEY, "sk": {"S": 5}}),
+        _token({**FORGED_KEY, "sk": {"N": "5"}}),
+        _token({**FORGED_KEY, "sk": {"S": "x", "N": "5"}}),
+        _token({**FORGED_KEY, "sk": {"S": "EVENT#" + "x" * 2000}}),
+        _token({**FORGED_KEY, "gsi2sk": {"S": ""}}),
+        _token({**FORGED_KEY, "pk": {"S": "INSTANCE#2"}, "gsi2pk": {"S": "EVENTS#2"}}),
+        _token({**FORGED_KEY, "extra": {"S": "x"}}),
+        base64.urlsafe_b64encode(b"[" * 3000).decode(),
+        base64.urlsafe_b64encode(b'{"pk": {"S": "\\ud800"}}').decode(),
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    ],
+    ids=[
+        "unknown-key",
+        "wrong-type",
+        "array",
+        "string",
+        "sk-number-in-S",
+        "sk-of-type-N",
+        "sk-two-types",
+        "sk-over-1024-bytes",
+        "empty-sort-key",
+        "another-instance",
+        "extra-key",
+        "nested-3000-deep",
+        "lone-surrogate",
+        "not-utf-8",
+    ],
+)
+def test_a_forged_or_garbled_page_token_is_400(api, dated_log, token):
+    status, body, _ = log_query(api, {"nextPage": token})
+
+    assert status == 400, body
+    assert body["errors"] == [{"field": "nextPage", "message": "invalid page token"}]
+
+
+def test_a_well_formed_token_of_this_query_pages_on(api, dated_log):
+    status, page, _ = log_query(api, {"nextPage": _token(FORGED_KEY)})
+
+    assert status == 200, page
+    assert [e["eventId"] for e in page] == ["day-25"]
+
+
+def test_retrying_an_event_id_longer_than_any_given_out_is_404(api, aws, instance):
+    assert post(api, f"/instances/1/events/{'e' * 2000}/retry")[0] == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,126 @@ def test_every_real_intercom_notification_goes_through_the_real_intake(api, aws,
         [event] = job["events"]
         assert (event["objectType"], event["eventType"], event["objectId"]) == expected, path.name
         assert job["raw"] == json.loads(body)
+
+
+# ---- bodies no parser or later step may choke on: a 400 after the signature, never a 5xx ----------------
+
+NOTIFICATION = '{"type": "notification_event", "id": "notif_1", "topic": "contact.user.created", "data": %s}'
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "problem"),
+    [
+        (NOTIFICATION % ("[" * 300 + "]" * 300), "data." + ".".join(["0"] * 31), "nests deeper than 32"),
+        (
+            NOTIFICATION % ('{"item": ' * 40 + "1" + "}" * 40),
+            "data." + ".".join(["item"] * 31),
+            "nests deeper",
+        ),
+        (NOTIFICATION % ("[" * 5000 + "]" * 5000), "body", "nests deeper than 32"),
+        (NOTIFICATION % '{"item": {"type": "contact", "id": "\\ud800"}}', "data.item.id", "lone surrogate"),
+        (
+            NOTIFICATION % '{"item": {"type": "contact", "id": "1", "\\udfff": 1}}',
+            "data.item.\\udfff",
+            "surrogate",
+        ),
+        (
+            NOTIFICATION % '{"item": {"type": "contact", "id": "1", "x": NaN}}',
+            "data.item.x",
+            "not a finite number",
+        ),
+        (
+            NOTIFICATION % '{"item": {"type": "contact", "id": "1", "x": -Infinity}}',
+            "data.item.x",
+            "not a finite",
+        ),
+        (
+            NOTIFICATION % '{"item": {"type": "contact", "id": "1", "x": 1e400}}',
+            "data.item.x",
+            "not a finite",
+        ),
+        (
+            NOTIFICATION % ('{"item": {"type": "contact", "id": ' + "9" * 5000 + "}}"),
+            "body",
+            "more than 4300 digits",
+        ),
+        ('{"type": "notification_event", "id": "\\ud800", "topic": "ping"}', "id", "lone surrogate"),
+        ('{"type": "notification_event", "topic": "\\ud800.created"}', "topic", "lone surrogate"),
+        ('{"type": "notification_event", "topic": "%s"}' % ("t" * 256), "topic", "over 255"),
+        ('{"type": "notification_event", "topic": "ping", "id": "%s"}' % ("i" * 256), "id", "over 255"),
+    ],
+    ids=[
+        "array-300-deep",
+        "object-40-deep",
+        "array-5000-deep",
+        "lone-surrogate-value",
+        "lone-surrogate-key",
+        "NaN",
+        "-Infinity",
+        "1e400",
+        "integer-of-5000-digits",
+        "lone-surrogate-id",
+        "lone-surrogate-topic",
+        "topic-too-long",
+        "id-too-long",
+    ],
+)
+def test_a_signed_body_that_later_steps_could_not_carry_is_400_and_nothing_is_kept(
+    api, aws, instance, body, field, problem
+):
+    status, answer = http_answer(api, signed(load_event("api/webhook_contact_created.json"), body.encode()))
+
+    assert status == 400, answer
+    assert answer["requestId"] and answer["message"]
+    [error] = answer["errors"]
+    assert error["field"] == field and problem in error["message"], error
+    assert queued(aws) == []
+
+
+def test_an_unsigned_body_is_refused_by_its_signature_before_it_is_read(api, aws, instance):
+    event = signed(load_event("api/webhook_contact_created.json"), ("[" * 5000 + "]" * 5000).encode())
+    event["headers"]["x-hub-signature"] = hub_signature(b"another body", CLIENT_SECRET)
+
+    status, answer = http_answer(api, event)
+
+    assert status == 401, answer
+    assert queued(aws) == []
+
+
+def test_a_body_that_is_not_base64_as_announced_is_400(api, aws, instance):
+    event = signed(load_event("api/webhook_contact_created.json"), b"{}")
+    event["body"], event["isBase64Encoded"] = "not base64!", True
+
+    status, answer = http_answer(api, event)
+
+    assert status == 400 and answer["requestId"], answer
+
+
+# SQS takes only these characters in a message (its SendMessage reference); moto does not check.
+SQS_CHARACTERS = "[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*"
+
+
+def test_odd_but_valid_text_reaches_the_queue_as_sqs_takes_it(api, aws, instance):
+    item = {"type": "contact", "id": "c1", "note": "\uffff\ufffe\ufdd0\x00\x7f\u2028\U0001f600 é"}
+    body = json.dumps(
+        {"type": "notification_event", "id": "n1", "topic": "contact.user.created", "data": {"item": item}}
+    )
+    sqs = aws.client("sqs")
+
+    status, answer = http_answer(api, signed(load_event("api/webhook_contact_created.json"), body.encode()))
+
+    assert (status, answer) == (200, {"status": "accepted", "events": 1})
+    [message] = sqs.receive_message(QueueUrl=aws.queue_url).get("Messages", [])
+    assert re.fullmatch(SQS_CHARACTERS, message["Body"])
+    assert json.loads(message["Body"])["raw"]["data"]["item"] == item  # the same text, escaped
+
+
+def test_a_notification_nested_up_to_the_limit_is_accepted(api, aws, instance):
+    deep = "[" * 29 + "]" * 29  # the body's 32nd level: root, data, item and 29 arrays
+    body = NOTIFICATION % ('{"item": {"type": "contact", "id": "c1", "deep": ' + deep + "}}")
+
+    status, answer = http_answer(api, signed(load_event("api/webhook_contact_created.json"), body.encode()))
+
+    assert (status, answer) == (200, {"status": "accepted", "events": 1})
+    [job] = queued(aws)
+    assert job["raw"] == json.loads(body)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -20,9 +21,16 @@ from schemathesis.checks import (
 from local.stack import LocalStack
 from tests.property.conftest import loopback_dns_only
 
-# Bounded to keep `make test` quick: a few hundred requests in all.
+# Bounded to keep `make test` quick: a few hundred requests in all. Under the CI profile (conftest.py)
+# the same requests on every run, with no example database, as the other property tests.
+CI_PROFILE = hypothesis_settings.default.derandomize
 CONFIG = {
-    "generation": {"mode": "all", "max-examples": 12},
+    "generation": {
+        "mode": "all",
+        "max-examples": 12,
+        "deterministic": CI_PROFILE,
+        **({"database": "none"} if CI_PROFILE else {}),
+    },
     "phases": {"coverage": {"enabled": True}, "stateful": {"enabled": False}},
 }
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
@@ -33,7 +41,10 @@ def local_stack() -> Iterator[LocalStack]:
     """`make local`'s stack, with no DNS beyond loopback for the callback URLs the fuzzing makes up."""
     with (
         loopback_dns_only(),
-        LocalStack(api_port=0, environment={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack,
+        # In this process: the DNS stand-in above reaches the functions only here.
+        LocalStack(
+            api_port=0, environment={"POWERTOOLS_LOG_LEVEL": "WARNING"}, functions_in_process=True
+        ) as stack,
     ):
         yield stack
 

@@ -15,10 +15,14 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from intercom_events.intercom.signature import hub_signature
+from intercom_events.store import instances as instance_store
 
 from local.intercom import make_notification
 from local.stack import LocalStack
+from tests.conftest import http_answer, load_event
 
 CLIENT_ID = "secrets-client-id"
 CLIENT_SECRET = "client-secret-0c6f1e9d8b7a"
@@ -92,7 +96,8 @@ def test_no_secret_in_any_log_line_or_answer_of_a_whole_scenario(recorders, capf
     # DEBUG: whatever the project logs at any level is in what is checked. The stack stops before the
     # output is read, so that its last lines are in it too.
     environment = {"POWERTOOLS_LOG_LEVEL": "DEBUG", "INSTANCE_CACHE_SECONDS": "1"}
-    with printing_here(), LocalStack(api_port=0, environment=environment) as stack:
+    # In this process: the recorders hook into the functions' loggers.
+    with printing_here(), LocalStack(api_port=0, environment=environment, functions_in_process=True) as stack:
         answers, secrets, tokens = run_scenario(stack)
     captured = capfd.readouterr()
     printed = (captured.out + captured.err).splitlines()
@@ -274,3 +279,75 @@ def run_scenario(stack: LocalStack) -> tuple[list[Answer], dict[str, str], list[
         "organization secret": env["ORGANIZATION_SECRET"],
     }
     return answers, secrets, [instance_token, polling.json()["token"]]
+
+
+# ---- every spelling of a secret's key ------------------------------------------------------------------
+
+# Each secret's key as words: Open Connectors' name, and the field name the typed view once read as well.
+SECRET_KEY_WORDS = {
+    "oauth.api.secret": ("oauth_api_secret", [["oauth", "api", "secret"]]),
+    "intercom.access.token": ("access_token", [["intercom", "access", "token"], ["access", "token"]]),
+    "event.notification.signature.key": (
+        "signature_key",
+        [["event", "notification", "signature", "key"], ["signature", "key"]],
+    ),
+    "event.notification.basic.password": (
+        "basic_password",
+        [["event", "notification", "basic", "password"], ["basic", "password"]],
+    ),
+}
+
+
+@st.composite
+def secret_key_spellings(draw) -> tuple[str, str]:
+    """A secret's key and one way a client might spell it: any case, any separators, padded."""
+    key = draw(st.sampled_from(sorted(SECRET_KEY_WORDS)))
+    words = draw(st.sampled_from(SECRET_KEY_WORDS[key][1]))
+    cased = ["".join(c.upper() if draw(st.booleans()) else c for c in word) for word in words]
+    spelling = cased[0]
+    for word in cased[1:]:
+        spelling += draw(st.sampled_from([".", "_", "-", " ", "", "/", ":", ".."])) + word
+    padding = draw(st.sampled_from(["", " ", "\t", "_", "."]))
+    return key, padding + spelling + padding
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    spelled=secret_key_spellings(),
+    secret=st.text(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=16, max_size=40
+    ),
+    patch=st.booleans(),
+)
+def test_a_secret_under_any_spelling_is_masked_sealed_and_read(api, aws, spelled, secret, patch):
+    key, spelling = spelled
+    event = load_event("api/create_instance_token.json")
+    body = json.loads(event["body"])
+    if not patch:
+        body["configuration"] = {k: v for k, v in body["configuration"].items() if k != key} | {
+            spelling: secret
+        }
+    event["body"] = json.dumps(body)
+    status, created = http_answer(api, event)
+    assert status == 200, created
+    path = f"/elements/api-v2/instances/{created['id']}"
+    if patch:
+        event = load_event("api/patch_instance.json")
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        event["body"] = json.dumps({"configuration": {spelling: secret}})
+        status, created = http_answer(api, event)
+        assert status == 200, created
+
+    event = load_event("api/get_instance.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    status, got = http_answer(api, event)
+
+    assert status == 200
+    for answer in (created, got):
+        assert answer["configuration"][key] == "********"
+        assert secret not in json.dumps(answer)
+    assert secret not in json.dumps(
+        aws.client("dynamodb").scan(TableName=aws.table_name)["Items"], default=str
+    )
+    stored = instance_store.get(created["id"])
+    assert stored is not None and getattr(stored.settings, SECRET_KEY_WORDS[key][0]) == secret

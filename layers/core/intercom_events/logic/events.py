@@ -15,6 +15,7 @@ from .instances import get_owned
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+MAX_EVENT_ID_LENGTH = 128
 
 
 def _bound(value: str | None, field: str) -> str | None:
@@ -23,13 +24,14 @@ def _bound(value: str | None, field: str) -> str | None:
         return None
     try:
         moment = isoparse(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)  # overflows for year 1 ahead of UTC, or 9999 behind it
     except (ValueError, OverflowError):
         raise BadRequest(
             f"{field} is not an ISO-8601 date", [{"field": field, "message": "not a date"}]
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def list_events(
@@ -48,23 +50,27 @@ def list_events(
         raise BadRequest(
             f"status must be one of {allowed}", [{"field": "status", "message": "unknown status"}]
         )
+    lower, upper = _bound(since, "from"), _bound(until, "to")
+    if lower and upper and lower > upper:
+        raise BadRequest("from is after to", [{"field": "from", "message": "after to"}])
     try:
         return deliveries.list_events(
             instance_id,
             status=status,
-            since=_bound(since, "from"),
-            until=_bound(until, "to"),
+            since=lower,
+            until=upper,
             page_size=max(1, min(page_size, MAX_PAGE_SIZE)),
             next_page=next_page,
         )
-    except ValueError as exc:
+    except deliveries.InvalidPageToken as exc:
         raise BadRequest(str(exc), [{"field": "nextPage", "message": "invalid page token"}]) from None
 
 
 def retry_one(caller: Caller, instance_id: int, event_id: str) -> dict[str, Any]:
     """Redeliver one event now, whatever its status: the same eventId, so receivers can tell."""
     get_owned(caller, instance_id)
-    body = deliveries.kept_job(instance_id, event_id)
+    # Event ids are UUIDs; a longer one was never given out, and would exceed DynamoDB's key size.
+    body = deliveries.kept_job(instance_id, event_id) if len(event_id) <= MAX_EVENT_ID_LENGTH else None
     if body is None:
         raise NotFound(f"No event {event_id[:64]} in this instance's log")
     deliveries.record_status(instance_id, event_id, "pending", datetime.now(UTC))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .. import json_body
 from ..config import settings
 from ..errors import BadRequest, NotFound, Unauthorized
 from ..intercom.signature import verify_hub_signature
@@ -24,6 +24,9 @@ from ..store import queue
 from ..ttl_cache import TtlCache
 from . import instances
 from .jobs import make_jobs
+
+# Intercom's topics and notification ids are a few dozen characters ("notif_<uuid>").
+MAX_NAME_LENGTH = 255
 
 _instances: TtlCache[int, Instance] = TtlCache(lambda: settings().instance_cache_seconds)
 
@@ -93,15 +96,23 @@ def accept(encoded: str, body: bytes, signature: str | None) -> IntakeResult:
 
 
 def _parse(body: bytes) -> dict:
-    try:
-        notification = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The body is not JSON") from None
+    # Read with limits: a signed body nested 300 deep or holding a lone surrogate is a 400, not a job
+    # that the queue or the callback could not serialize.
+    notification = json_body.parse(body, "The body is not JSON")
     if not isinstance(notification, dict) or notification.get("type") != "notification_event":
         raise BadRequest("The body is not an Intercom notification_event")
-    if not isinstance(notification.get("topic"), str):
+    topic = notification.get("topic")
+    if not isinstance(topic, str):
         raise BadRequest("The notification has no topic", [{"field": "topic", "message": "required"}])
-    if not isinstance(notification.get("id", ""), str | None):
+    if len(topic) > MAX_NAME_LENGTH:
+        # The topic names the events' objectType, kept in the event log (a DynamoDB item).
+        raise BadRequest("The topic is too long", [{"field": "topic", "message": f"over {MAX_NAME_LENGTH}"}])
+    notification_id = notification.get("id")
+    if not isinstance(notification_id, str | None):
         # Intercom's notification ids are strings; the id becomes the callback job's intercomNotificationId.
         raise BadRequest("The notification id is not a string", [{"field": "id", "message": "not a string"}])
+    if notification_id and len(notification_id) > MAX_NAME_LENGTH:
+        raise BadRequest(
+            "The notification id is too long", [{"field": "id", "message": f"over {MAX_NAME_LENGTH}"}]
+        )
     return notification

@@ -15,10 +15,12 @@ from ..observability import tracer
 from .aws import client
 
 MAX_MESSAGE_BYTES = 240_000  # SQS allows 262,144; the rest is room for attributes
+# SQS refuses U+FFFE and U+FFFF in a message, though JSON strings may hold them: sent as JSON escapes.
+_SQS_ESCAPES = {0xFFFE: "\\ufffe", 0xFFFF: "\\uffff"}
 
 
 def message_body(job: CallbackJob) -> str:
-    body = job.model_dump_json(exclude_none=True)
+    body = job.model_dump_json(exclude_none=True).translate(_SQS_ESCAPES)
     if len(body.encode()) <= MAX_MESSAGE_BYTES:
         return body
     bucket = settings().body_bucket_name
