@@ -77,7 +77,10 @@ def test_the_seed_flat_body_with_string_values_and_configuration_as_json_string_
     }
     status, created = http_answer(api, _with(event, body=flat))
     assert status == 200, created
-    assert created["configuration"]["event.vendor.type"] == "webhooks"
+    # Stored and answered as the instance reads them (SPEC §3 accepts the lax forms).
+    assert created["configuration"]["event.vendor.type"] == "webhook"
+    assert created["configuration"]["event.poller.refresh_interval"] == 5
+    assert created["configuration"]["event.notification.enabled"] is True
 
 
 def test_unknown_element_is_404(api):

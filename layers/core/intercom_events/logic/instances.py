@@ -7,21 +7,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..callbacks.guard import CallbackUrlError, check_callback_url
+from ..callbacks.signing import RESERVED_HEADERS
 from ..config import settings
 from ..errors import BadRequest, Gone, NotFound
 from ..intercom import oauth
 from ..models.instance import (
     ELEMENT_KEY,
+    KNOWN_KEYS,
     CreateInstanceBody,
     Instance,
     InstanceAnswer,
     InstanceSettings,
     PatchInstanceBody,
-    parse_settings,
+    settled,
 )
-from ..models.polling import parse_poller_configuration
+from ..models.polling import PollerStatus, parse_poller_configuration
 from ..observability import logger
-from ..store import deliveries, schedules
+from ..store import cursors, deliveries, schedules
 from ..store import instances as store
 from .auth import Caller, new_token, token_hash
 
@@ -36,6 +38,8 @@ def webhook_path(instance_id: int) -> str:
 
 def answer(instance: Instance, api_base_url: str, token: str | None = None) -> InstanceAnswer:
     config = instance.settings
+    # A polling instance shows its poller's state: one read, and none for webhook instances.
+    status = cursors.status(instance.id) if config.vendor_type == "polling" else None
     return InstanceAnswer(
         id=instance.id,
         name=instance.name,
@@ -48,10 +52,33 @@ def answer(instance: Instance, api_base_url: str, token: str | None = None) -> I
         configuration=instance.public_configuration(),
         createdDate=instance.created_date,
         updatedDate=instance.updated_date or instance.created_date,
+        pollerStatus=PollerStatus.from_record(status) if status else None,
     )
 
 
+# Callback headers a configuration may not name, besides the ones each callback sets (RESERVED_HEADERS,
+# and Authorization when Basic auth is configured): hop-by-hop ones, which would change how the request
+# travels. Refused when saved, so that no instance carries one to the dispatcher.
+HOP_BY_HOP_HEADERS = frozenset({"te", "trailer", "upgrade", "keep-alive", "proxy-connection", "expect"})
+
+
+def _validate_headers(config: InstanceSettings) -> None:
+    refused = RESERVED_HEADERS | HOP_BY_HOP_HEADERS | ({"authorization"} if config.basic_auth else set())
+    errors = [
+        {
+            "field": f"configuration.event.notification.callback.headers.{name}",
+            "message": "set by each callback itself"
+            + (" (from the event.notification.basic settings)" if name.lower() == "authorization" else ""),
+        }
+        for name in config.callback_headers
+        if name.lower() in refused
+    ]
+    if errors:
+        raise BadRequest("Invalid callback headers", errors)
+
+
 def _validate_events(config: InstanceSettings) -> None:
+    _validate_headers(config)
     if config.events_enabled and config.vendor_type == "polling":
         parse_poller_configuration(config.poller_configuration, config.event_objects)
     if not (config.events_enabled and config.callback_url):
@@ -80,8 +107,7 @@ def create(caller: Caller, body: CreateInstanceBody, api_base_url: str) -> Insta
         raise BadRequest("The element key is missing", [{"field": "element.key", "message": "required"}])
     if key.lower() != ELEMENT_KEY:
         raise NotFound(f"No element with key '{key[:64]}'")
-    configuration = dict(body.configuration)
-    config = parse_settings(configuration)
+    configuration, config = settled(body.configuration)
     _validate_events(config)
     if config.authentication_type == "oauth2":
         code = body.oauth_code
@@ -131,14 +157,19 @@ def patch(caller: Caller, instance_id: int, body: PatchInstanceBody) -> Instance
     if body.tags is not None:
         changes["tags"] = body.tags
     if body.configuration is not None:
-        configuration = {**instance.configuration, **body.configuration}
-        _validate_events(parse_settings(configuration))
+        # Both maps have canonical keys: a key under any spelling replaces the stored one.
+        configuration, config = settled({**instance.configuration, **body.configuration})
+        _validate_events(config)
         changes["configuration"] = configuration
     updated = instance.model_copy(update=changes)
     store.save(updated)
     _sync_schedule(updated, was_polling=_polls(instance))
+    # Key names only, and of the client's own keys only how many: they are free text of any length.
+    changed = body.configuration or {}
+    known = sorted(k for k in changed if k in KNOWN_KEYS.values())
     logger.info(
-        "instance changed", extra={"instance_id": instance_id, "keys": sorted(body.configuration or {})}
+        "instance changed",
+        extra={"instance_id": instance_id, "keys": known, "other_keys": len(changed) - len(known)},
     )
     return updated
 
@@ -181,6 +212,9 @@ def _polls(instance: Instance) -> bool:
 def _sync_schedule(instance: Instance, was_polling: bool) -> None:
     """The schedule follows the instance: created, re-rated, paused or removed (one Scheduler call)."""
     if _polls(instance):
+        if not was_polling:  # polling starts now: no poll sends a change from before (SPEC §7)
+            started = datetime.fromisoformat(instance.updated_date or instance.created_date)
+            cursors.start_polling(instance.id, started.timestamp())
         schedules.put(instance.id, instance.settings.refresh_interval, enabled=not instance.disabled)
     elif was_polling:
         schedules.remove(instance.id)

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any, Literal
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from .. import json_body
 from ..errors import BadRequest
+from ..json_body import is_utf8
+from .polling import PollerStatus
 
 ELEMENT_KEY = "intercom"
 MASK = "********"
@@ -40,6 +50,18 @@ BODY_SECRETS_MAX_BYTES = 3072
 BODY_CONFIGURATION_MAX_BYTES = 100_000
 NESTING_MAX = 30  # DynamoDB nests 32 levels deep; the item and the configuration map take two
 TAG_MAX_LENGTH = 200
+NAME_MAX_LENGTH = 200
+# Refused when saved rather than kept to break the instance later (SPEC §3 is silent on these bounds).
+KEY_MAX_LENGTH = 255  # a map key at any depth (DynamoDB refuses empty ones; no configuration needs long ones)
+URL_MAX_LENGTH = 2048
+REFRESH_INTERVAL_MAX = 10_080  # minutes: a week
+HEADERS_MAX = 50
+HEADER_NAME_MAX_LENGTH = 256
+HEADER_VALUE_MAX_LENGTH = 4096
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2's token
+HEADER_VALUE = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")  # visible ASCII, SP/HTAB inside only
+BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")  # what an Authorization: Bearer header can carry
+API_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")  # 2.11, Unstable, Preview
 
 INTERCOM_HOSTS = {
     "us": "https://api.intercom.io",
@@ -48,23 +70,65 @@ INTERCOM_HOSTS = {
 }
 
 
+def normalized_key(key: str) -> str:
+    """A configuration key as compared with the known ones: case, punctuation and spacing ignored and
+    Unicode compatibility forms folded, so "oauth.api.secret", "oauth_api_secret", "OAUTH.API.SECRET" and
+    "oauthApiSecret" are one key."""
+    folded = unicodedata.normalize("NFKC", key).casefold()
+    return "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether `key`, however spelled, names a secret (KNOWN_KEYS is filled below InstanceSettings)."""
+    return KNOWN_KEYS.get(normalized_key(key)) in SECRET_KEYS
+
+
+def _invalid(problems: list[tuple[tuple[str, ...], str]]) -> NoReturn:
+    """Fail validation with one error per problem, each at its own place (loc) below the value's."""
+    raise ValidationError.from_exception_data(
+        "configuration",
+        [
+            InitErrorDetails(type=PydanticCustomError("invalid", message), loc=loc, input=None)
+            for loc, message in problems
+        ],
+    )
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)  # C0, DEL and C1: tab, CR, LF, NUL...
+
+
+def _key_problem(key: Any) -> str | None:
+    if not isinstance(key, str) or not key:
+        return "a key is empty"
+    if len(key) > KEY_MAX_LENGTH:
+        return f"a key is longer than {KEY_MAX_LENGTH} characters"
+    if not is_utf8(key):
+        return "a key is not valid Unicode text"
+    return None
+
+
 def _json_object(value: Any) -> Any:
     """Open Connectors accepts nested configuration either as an object or as a JSON string."""
     if isinstance(value, str):
         if not value.strip():
             return None
         try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"must be a JSON object ({exc.msg})") from None
+            return json_body.loads(value)  # the limits of a body: nothing nested in it escapes them
+        except json_body.InvalidJSON as exc:
+            raise ValueError(f"must be a JSON object ({exc.problem})") from None
     return value
 
 
 def _storable(value: Any, depth: int = 0) -> Any:
-    """A configuration value DynamoDB can keep: finite numbers in its range and precision, not too deep."""
-    if isinstance(value, bool | str) or value is None:
-        return value
-    if isinstance(value, int):
+    """A configuration value DynamoDB can keep and give back: finite numbers in its range and precision,
+    valid Unicode text, map keys neither empty nor too long, not too deep."""
+    if isinstance(value, str):
+        if not is_utf8(value):
+            raise ValueError("text must be valid Unicode (no lone surrogates)")
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
         if abs(value) >= 10**38:
             raise ValueError("numbers have at most 38 digits")
     elif isinstance(value, float):
@@ -73,18 +137,76 @@ def _storable(value: Any, depth: int = 0) -> Any:
     elif isinstance(value, dict | list):
         if depth >= NESTING_MAX:
             raise ValueError(f"values nest at most {NESTING_MAX} levels deep")
+        if isinstance(value, dict):
+            problem = next(filter(None, map(_key_problem, value)), None)
+            if problem:
+                raise ValueError(f"{problem} in a map inside this value")
         for child in value.values() if isinstance(value, dict) else value:
             _storable(child, depth + 1)
     return value
 
 
+def _known_keys(value: Any) -> Any:
+    """A configuration map with every known key under its Open Connectors name (unknown keys as given),
+    so a secret is sealed and masked whatever spelling brought it in. Two spellings of one key with
+    different values are refused, naming the key, never the values."""
+    if not isinstance(value, dict):
+        return value  # the type check names it
+    canonical: dict[str, Any] = {}
+    problems: list[tuple[tuple[str, ...], str]] = []
+    for key, item in value.items():
+        problem = _key_problem(key)
+        if problem:
+            problems.append(((), problem))
+            continue
+        name = KNOWN_KEYS.get(normalized_key(key)) or str(key)
+        if name in canonical and canonical[name] != item:
+            problems.append(((name,), "given twice, under two spellings, with different values"))
+        canonical[name] = item
+    if problems:
+        _invalid(problems)
+    return canonical
+
+
+def stored_keys(configuration: Mapping[str, Any]) -> dict[str, Any]:
+    """What `_known_keys` makes of a map stored before it was applied: no conflict is refused here, the
+    key spelled as Open Connectors does wins (as it did when the typed view also read field names)."""
+    canonical: dict[str, Any] = {}
+    for key, item in configuration.items():
+        name = KNOWN_KEYS.get(normalized_key(key), key)
+        if name not in canonical or key == name:
+            canonical[name] = item
+    return canonical
+
+
 ConfigurationValue = Annotated[Any, AfterValidator(_storable)]
-Tag = Annotated[str, Field(max_length=TAG_MAX_LENGTH)]
+
+
+def _saving(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("saving"))
+
+
+def _no_control(value: str) -> str:
+    if _has_control(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH),
+    AfterValidator(_no_control),
+]
+Tag = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX_LENGTH),
+    AfterValidator(_no_control),
+]
 
 
 def storage_problem(configuration: dict[str, Any], secrets_max: int, configuration_max: int) -> str | None:
     """Why `configuration` would not fit the store, or None. Sizes only: the message names no value."""
-    secrets = {k: v for k, v in configuration.items() if k in SECRET_KEYS and v not in (None, "")}
+    secrets = {k: v for k, v in configuration.items() if is_secret_key(k) and v not in (None, "")}
     if len(json.dumps(secrets).encode()) > secrets_max:
         return f"the secrets ({', '.join(sorted(secrets))}) take more than {secrets_max} bytes together"
     if len(json.dumps(configuration, ensure_ascii=False).encode()) > configuration_max:
@@ -99,17 +221,59 @@ def _fits_a_body(configuration: dict[str, Any]) -> dict[str, Any]:
     return configuration
 
 
-# The configuration map of a create or patch body.
-BodyConfiguration = Annotated[dict[str, ConfigurationValue], AfterValidator(_fits_a_body)]
+# The configuration map of a create or patch body, its known keys under their Open Connectors names.
+BodyConfiguration = Annotated[
+    dict[str, ConfigurationValue], BeforeValidator(_known_keys), AfterValidator(_fits_a_body)
+]
+
+
+def _checked_headers(headers: dict[Any, Any]) -> dict[str, str]:
+    """Extra callback headers that HTTP can carry: RFC 9110 names, visible-ASCII values. A problem is
+    placed at the header's name when that is a valid name; no value is ever repeated."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    checked: dict[str, str] = {}
+    if len(headers) > HEADERS_MAX:
+        problems.append(((), f"at most {HEADERS_MAX} headers"))
+    for position, (name, value) in enumerate(headers.items(), 1):
+        valid_name = isinstance(name, str) and len(name) <= HEADER_NAME_MAX_LENGTH
+        if not (valid_name and HEADER_NAME.fullmatch(name)):
+            problems.append(
+                (
+                    (),
+                    f"header {position}'s name is not an HTTP field name "
+                    f"(RFC 9110 token characters, 1 to {HEADER_NAME_MAX_LENGTH})",
+                )
+            )
+        elif name.lower() in {seen.lower() for seen in checked}:
+            problems.append(((name,), "named twice, in different cases"))
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            problems.append(((name,), "must be a string"))
+        else:
+            text = str(value).strip(" \t")
+            if len(text) > HEADER_VALUE_MAX_LENGTH or (text and not HEADER_VALUE.fullmatch(text)):
+                problems.append(
+                    (
+                        (name,),
+                        "must be visible ASCII, with spaces or tabs only inside, "
+                        f"at most {HEADER_VALUE_MAX_LENGTH} characters",
+                    )
+                )
+            else:
+                checked[name] = text
+    if problems:
+        _invalid(problems)
+    return checked
 
 
 class InstanceSettings(BaseModel):
-    """The typed view of an instance's configuration map (keys as Open Connectors names them).
+    """The typed view of an instance's configuration map (keys as Open Connectors names them: a body's
+    keys are made so on the way in, see `_known_keys`).
 
-    Values may arrive as strings ("true", "15"): pydantic's lax mode turns them into bools and ints.
+    Values may arrive as strings ("true", "15"): pydantic's lax mode turns them into bools and ints, and
+    `stored_values` gives them back as this view reads them.
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     authentication_type: Literal["oauth2", "token"] = Field("oauth2", alias="authentication.type")
     oauth_callback_url: str | None = Field(None, alias="oauth.callback.url")
@@ -142,18 +306,64 @@ class InstanceSettings(BaseModel):
         value = value.strip().lower() if isinstance(value, str) else value
         return "webhook" if value == "webhooks" else value
 
+    # The checks marked "when saved" refuse what would break the instance later. They run on a create or
+    # a patch (`settled`), not when a stored instance is read, so one saved before a check existed can
+    # still be read, listed, changed and deleted.
+
+    @field_validator("oauth_callback_url", "callback_url")
+    @classmethod
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and _saving(info):
+            if len(value) > URL_MAX_LENGTH:
+                raise ValueError(f"must be at most {URL_MAX_LENGTH} characters")
+            if _has_control(value):
+                raise ValueError("must not contain control characters (tab, CR, LF...)")
+        return value
+
+    @field_validator("access_token")
+    @classmethod
+    def _bearer(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # When saved: it goes into the Authorization header of every call to Intercom.
+        if value and _saving(info) and not BEARER_TOKEN.fullmatch(value):
+            raise ValueError("must be visible ASCII characters, no spaces")
+        return value
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # When saved: it goes into the Intercom-Version header of every call to Intercom.
+        if value and _saving(info) and not API_VERSION.fullmatch(value):
+            raise ValueError("must be an Intercom API version such as 2.11, Unstable or Preview")
+        return value or None
+
+    @field_validator("basic_username", "basic_password")
+    @classmethod
+    def _basic(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # When saved: RFC 7617 credentials hold no control characters, and the user-id no colon.
+        if value and _saving(info):
+            if info.field_name == "basic_username" and ":" in value:
+                raise ValueError("must not contain ':' (RFC 7617)")
+            _no_control(value)
+        return value
+
     @field_validator("callback_headers", mode="before")
     @classmethod
-    def _headers(cls, value: Any) -> Any:
+    def _headers(cls, value: Any, info: ValidationInfo) -> Any:
         value = _json_object(value)
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
-        return {} if value is None else value
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            return value  # the type check names it
+        if _saving(info):
+            return _checked_headers(value)
+        return {str(k): str(v) for k, v in value.items()}
 
     @field_validator("poller_configuration", mode="before")
     @classmethod
-    def _poller(cls, value: Any) -> Any:
-        return _json_object(value)
+    def _poller(cls, value: Any, info: ValidationInfo) -> Any:
+        value = _json_object(value)
+        # When saved: stored as an object, so what a JSON string carried must be storable too.
+        return _storable(value) if _saving(info) else value
 
     @field_validator("event_objects", mode="before")
     @classmethod
@@ -168,6 +378,13 @@ class InstanceSettings(BaseModel):
     def _whole_minutes(cls, value: Any) -> Any:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError("must be a whole number of minutes")
+        return value
+
+    @field_validator("refresh_interval")
+    @classmethod
+    def _at_most_a_week(cls, value: int, info: ValidationInfo) -> int:
+        if value > REFRESH_INTERVAL_MAX and _saving(info):
+            raise ValueError(f"must be at most {REFRESH_INTERVAL_MAX} minutes (a week)")
         return value
 
     @model_validator(mode="after")
@@ -197,15 +414,34 @@ class InstanceSettings(BaseModel):
     def watches(self, object_type: str) -> bool:
         return self.event_objects is None or object_type in self.event_objects
 
+    def stored_values(self) -> dict[str, Any]:
+        """The keys the configuration gave, each as this view reads it ("webhooks" as "webhook", "EU" as
+        "eu", "TRUE" as true, "15" as 15, a JSON string as its object, values trimmed), so that what is
+        stored and answered is what the instance does. event.objects stays Open Connectors' list text."""
+        values = self.model_dump(by_alias=True, exclude_unset=True)
+        if values.get("event.objects") is not None:
+            values["event.objects"] = ",".join(values["event.objects"])
+        return values
 
-def parse_settings(configuration: dict[str, Any]) -> InstanceSettings:
-    """Validate a configuration map, naming every bad field; the message never echoes a value."""
+
+# Every spelling's normalized form -> the Open Connectors key: the aliases, and the field names that the
+# typed view once read too (`access_token` is intercom.access.token).
+KNOWN_KEYS: dict[str, str] = {
+    normalized_key(spelling): str(field.alias)
+    for name, field in InstanceSettings.model_fields.items()
+    for spelling in (str(field.alias), name)
+}
+
+
+def parse_settings(configuration: dict[str, Any], saving: bool = False) -> InstanceSettings:
+    """Validate a configuration map, naming every bad field; the message never echoes a value. `saving`
+    adds the checks that keep a stored instance usable (see InstanceSettings)."""
     # A patch merges into what is stored: the sum must still fit (what was stored always does).
     problem = storage_problem(configuration, SEALED_SECRETS_MAX_BYTES, CONFIGURATION_MAX_BYTES)
     if problem:
         raise BadRequest("Invalid instance configuration", [{"field": "configuration", "message": problem}])
     try:
-        return InstanceSettings.model_validate(configuration)
+        return InstanceSettings.model_validate(configuration, context={"saving": saving})
     except ValidationError as exc:
         errors = []
         for error in exc.errors(include_input=False, include_url=False):
@@ -214,6 +450,12 @@ def parse_settings(configuration: dict[str, Any]) -> InstanceSettings:
                 {"field": f"configuration.{field}" if field else "configuration", "message": error["msg"]}
             )
         raise BadRequest("Invalid instance configuration", errors) from None
+
+
+def settled(configuration: Mapping[str, Any]) -> tuple[dict[str, Any], InstanceSettings]:
+    """The configuration to store (known keys as the typed view reads them) and its typed view."""
+    config = parse_settings(dict(configuration), saving=True)
+    return {**configuration, **config.stored_values()}, config
 
 
 class ElementRef(BaseModel):
@@ -234,7 +476,7 @@ class CreateInstanceBody(BaseModel):
     key: str | None = Field(None, description="The seed's flat form of element.key")
     providerData: ProviderData | None = None
     code: str | None = Field(None, description="The seed's flat form of providerData.code")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     configuration: BodyConfiguration = Field(default_factory=dict)
 
@@ -263,7 +505,7 @@ class CreateInstanceBody(BaseModel):
 class PatchInstanceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = None
     tags: list[Tag] | None = Field(None, max_length=50)
     configuration: BodyConfiguration | None = None
 
@@ -288,6 +530,9 @@ class InstanceAnswer(BaseModel):
     configuration: dict[str, Any]
     createdDate: str
     updatedDate: str
+    pollerStatus: PollerStatus | None = Field(
+        None, description="polling instances: the last poll, and Intercom refusing the token (401)"
+    )
 
 
 class Instance(BaseModel):
@@ -305,12 +550,18 @@ class Instance(BaseModel):
     updated_date: str | None = None
     token_hash: str | None = None
 
+    @field_validator("configuration", mode="before")
+    @classmethod
+    def _canonical_keys(cls, value: Any) -> Any:
+        # Saved before keys were made canonical, a key may be stored under another spelling.
+        return stored_keys(value) if isinstance(value, Mapping) else value
+
     @property
     def settings(self) -> InstanceSettings:
         return parse_settings(self.configuration)
 
     def public_configuration(self) -> dict[str, Any]:
         return {
-            k: (MASK if k in SECRET_KEYS and v not in (None, "") else v)
+            k: (MASK if is_secret_key(k) and v not in (None, "") else v)
             for k, v in self.configuration.items()
         }

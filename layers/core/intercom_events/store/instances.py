@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import settings
-from ..models.instance import SECRET_KEYS, Instance
+from ..models.instance import Instance, is_secret_key
 from ..observability import tracer
 from . import sealed
 from .aws import client
@@ -29,8 +29,9 @@ def next_id() -> int:
 
 
 def _item(instance: Instance) -> dict[str, Any]:
-    public = {k: v for k, v in instance.configuration.items() if k not in SECRET_KEYS}
-    secrets = {k: v for k, v in instance.configuration.items() if k in SECRET_KEYS and v not in (None, "")}
+    # By normalized name, so a secret under any spelling is sealed (the models make keys canonical).
+    public = {k: v for k, v in instance.configuration.items() if not is_secret_key(k)}
+    secrets = {k: v for k, v in instance.configuration.items() if is_secret_key(k) and v not in (None, "")}
     values: dict[str, Any] = {
         "id": instance.id,
         "ownerId": instance.owner_id,

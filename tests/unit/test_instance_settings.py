@@ -1,0 +1,30 @@
+"""The instance model's reading of configuration keys (no AWS): what the integration tests reach through
+the API, here where the store's older data can be made up directly."""
+
+from __future__ import annotations
+
+import pytest
+from intercom_events.models.instance import MASK, Instance
+
+STORED = {"id": 1, "owner_id": 1, "owner_name": "developer", "name": "n", "tags": [], "created_date": "x"}
+
+
+@pytest.mark.parametrize(
+    "configuration",
+    [
+        {"signature_key": "old", "event.notification.signature.key": "new"},
+        {"event.notification.signature.key": "new", "SIGNATURE.KEY": "old"},
+    ],
+)
+def test_a_stored_map_with_two_spellings_of_a_key_reads_the_open_connectors_one(configuration):
+    instance = Instance(
+        **STORED, configuration={"authentication.type": "token", "access_token": "t", **configuration}
+    )
+
+    assert instance.configuration == {
+        "authentication.type": "token",
+        "intercom.access.token": "t",
+        "event.notification.signature.key": "new",
+    }
+    assert instance.settings.signature_key == "new" and instance.settings.access_token == "t"
+    assert instance.public_configuration()["event.notification.signature.key"] == MASK
