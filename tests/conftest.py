@@ -157,3 +157,20 @@ def intercom(base_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     settings.cache_clear()
     yield server
     server.stop()
+
+
+def callback_job(notification_id: str, instance_id: int = 1, object_id: str = "c1") -> dict[str, Any]:
+    """A webhook's callback job for one contact update, as intake puts it on the queue."""
+    from datetime import UTC, datetime
+
+    from intercom_events.logic.jobs import make_jobs
+    from intercom_events.models.events import EventType, NormalizedEvent
+
+    event = NormalizedEvent(
+        date="2026-11-27T10:00:00Z", eventType=EventType.UPDATED, objectId=object_id, objectType="contacts"
+    )
+    raw = {"type": "notification_event", "id": notification_id, "topic": "contact.user.updated"}
+    [job] = make_jobs(
+        instance_id, "webhook", notification_id, raw, [event], datetime.now(UTC), notification_id
+    )
+    return json.loads(job.model_dump_json(exclude_none=True))

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from intercom_events.logic.delivery import RetryLater, deliver
+from intercom_events.logic.delivery import RetryLater, deliver_message
 from intercom_events.observability import logger, metrics, tracer
 from intercom_events.store import queue
 
@@ -25,11 +25,14 @@ from intercom_events.store import queue
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-async def record_handler(record: SQSRecord) -> str:
-    job = await asyncio.to_thread(queue.load, record.body)
+async def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
+    """Powertools hands the Lambda context to a record handler with a `lambda_context` parameter: each
+    callback's deadline is cut to fit the invocation's remaining time."""
     attempt = int(record.attributes.approximate_receive_count or 1)
+    context = lambda_context
+    time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
     try:
-        outcome = await deliver(job, record.body, attempt)
+        outcome = await deliver_message(record.body, attempt, time_left)
     except RetryLater as retry:
         # The schedule's delay, not the queue's visibility timeout, decides when SQS offers it again.
         await asyncio.to_thread(queue.delay_retry, record.receipt_handle, retry.delay)

@@ -11,14 +11,12 @@ import time
 from typing import Any
 
 import pytest
-from intercom_events.logic.jobs import make_jobs
-from intercom_events.models.events import EventType, NormalizedEvent
 from intercom_events.store import deliveries
 from standardwebhooks.webhooks import Webhook
 
 from local.queue_worker import QueueWorker
 from local.receiver import Reply
-from tests.conftest import http_answer, invoke, load_event
+from tests.conftest import callback_job, http_answer, invoke, load_event
 
 SIGNATURE_KEY = "sample-signature-key"
 BATCH = load_event("dispatcher/batch.json")
@@ -46,17 +44,6 @@ def worker(dispatcher, aws) -> QueueWorker:
 def enqueue(aws, *jobs: dict[str, Any]) -> None:
     for job in jobs:
         aws.client("sqs").send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(job))
-
-
-def job_for(notification_id: str, object_id: str = "c1") -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    event = NormalizedEvent(
-        date="2026-11-27T10:00:00Z", eventType=EventType.UPDATED, objectId=object_id, objectType="contacts"
-    )
-    raw = {"type": "notification_event", "id": notification_id, "topic": "contact.user.updated"}
-    [job] = make_jobs(1, "webhook", notification_id, raw, [event], datetime.now(UTC), notification_id)
-    return json.loads(job.model_dump_json(exclude_none=True))
 
 
 def test_the_sample_batch_is_delivered_as_open_connectors_sends_it(dispatcher, instance, receiver):
@@ -110,7 +97,7 @@ def test_configured_headers_and_basic_auth_go_with_each_callback(api, dispatcher
     patch["body"] = json.dumps(
         {
             "configuration": {
-                "event.notification.callback.headers": '{"X-Tenant": "acme", "webhook-id": "forged"}',
+                "event.notification.callback.headers": '{"X-Tenant": "acme"}',
                 "event.notification.basic.username": "intercom",
                 "event.notification.basic.password": "hunter2-basic",
             }
@@ -127,7 +114,7 @@ def test_configured_headers_and_basic_auth_go_with_each_callback(api, dispatcher
 
 def test_a_failed_callback_is_retried_with_the_same_ids_until_it_succeeds(aws, instance, receiver, worker):
     receiver.respond_with([500, 500, 200])
-    job = job_for("notif_retry")
+    job = callback_job("notif_retry")
     enqueue(aws, job)
 
     assert worker.drain_once().failed_ids  # attempt 1: 500, retried at once
@@ -151,7 +138,7 @@ def test_after_the_last_try_the_event_is_failed_and_the_message_goes_to_the_dead
     aws, instance, receiver, worker
 ):
     receiver.respond_always(503)
-    job = job_for("notif_spent")
+    job = callback_job("notif_spent")
     enqueue(aws, job)
     sqs = aws.client("sqs")
     for _ in range(8):  # the eight earlier attempts, as far as SQS's receive count knows
@@ -169,7 +156,7 @@ def test_after_the_last_try_the_event_is_failed_and_the_message_goes_to_the_dead
 
 def test_callbacks_of_one_batch_go_out_concurrently(aws, instance, receiver, worker):
     receiver.respond_always(Reply(status=200, delay=1.0))
-    jobs = [job_for(f"notif_{i}", f"c{i}") for i in range(5)]
+    jobs = [callback_job(f"notif_{i}", object_id=f"c{i}") for i in range(5)]
     enqueue(aws, *jobs)
 
     result = worker.drain_once()
@@ -182,7 +169,7 @@ def test_callbacks_of_one_batch_go_out_concurrently(aws, instance, receiver, wor
 
 def test_a_redirect_is_not_followed_and_counts_as_a_failure(aws, instance, receiver, worker):
     receiver.respond_with([Reply(status=307, headers=(("Location", f"{receiver.url}/elsewhere"),))])
-    enqueue(aws, job_for("notif_redirect"))
+    enqueue(aws, callback_job("notif_redirect"))
 
     assert worker.drain_once().failed_ids
     assert [r.path for r in receiver.requests] == ["/callbacks"]
@@ -190,7 +177,7 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(aws, instance, recei
 
 def test_retry_after_on_429_delays_the_retry(aws, instance, receiver, worker):
     receiver.respond_with([Reply(status=429, retry_after=3)])
-    job = job_for("notif_429")
+    job = callback_job("notif_429")
     enqueue(aws, job)
 
     assert worker.drain_once().failed_ids
@@ -203,3 +190,51 @@ def test_jobs_of_a_deleted_instance_are_cancelled_not_delivered(api, dispatcher,
     assert invoke(dispatcher, copy.deepcopy(BATCH), "dispatcher") == {"batchItemFailures": []}
     assert receiver.requests == []
     assert deliveries.get(1, JOB["eventId"])["status"] == "cancelled"
+
+
+def test_the_ninth_failed_receive_fails_the_event_and_suspends_the_instance_and_no_earlier_one(
+    aws, instance, receiver, worker, monkeypatch
+):
+    from intercom_events.logic import delivery
+
+    receiver.respond_always(500)
+    real = delivery.next_retry_delay
+    # Offered again at once instead of after the schedule's hours: the count of attempts is under test.
+    monkeypatch.setattr(delivery, "next_retry_delay", lambda *a, **k: None if real(*a, **k) is None else 0)
+    job = callback_job("notif_nine")
+    enqueue(aws, job)
+    sqs = aws.client("sqs")
+
+    for attempt in range(1, 9):
+        assert worker.drain_once().failed_ids, attempt
+        record = deliveries.get(1, job["eventId"])
+        assert (record["status"], record["attempts"]) == ("retrying", attempt)
+        assert not deliveries.state(1).get("suspended"), attempt
+    assert worker.drain_once().failed_ids
+
+    assert len(receiver.requests) == 9
+    record = deliveries.get(1, job["eventId"])
+    assert (record["status"], record["attempts"], record["lastError"]) == ("failed", 9, "HTTP 500")
+    assert deliveries.state(1)["suspended"] is True
+    assert sqs.receive_message(QueueUrl=aws.queue_url).get("Messages") is None
+    assert sqs.receive_message(QueueUrl=aws.dlq_url)["Messages"]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_short_retry_after_does_not_bring_the_retry_forward(
+    aws, instance, receiver, worker, monkeypatch, status
+):
+    from intercom_events.store import queue
+
+    receiver.respond_always(Reply(status=status, retry_after=1))
+    delays: list[int] = []
+    real = queue.delay_retry
+    monkeypatch.setattr(
+        queue, "delay_retry", lambda handle, seconds: (delays.append(seconds), real(handle, seconds))
+    )
+    enqueue(aws, callback_job(f"notif_{status}_short"))
+    aws.client("sqs").receive_message(QueueUrl=aws.queue_url, VisibilityTimeout=0)  # attempt 1 elsewhere
+
+    assert worker.drain_once().failed_ids  # attempt 2: the schedule's next step is 5 s (±20 %)
+
+    assert delays and delays[0] >= 4

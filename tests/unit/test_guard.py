@@ -220,8 +220,29 @@ def test_error_message_has_no_secret(url: str, resolve) -> None:
     assert "hunter2secret" not in repr(caught.value)
 
 
-def test_callback_url_error_is_a_value_error() -> None:
-    assert issubclass(CallbackUrlError, ValueError)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "http://",
+        "http://[::1/hook",
+        "http://u:hunter2pass@hooks.example.com:99999/hook",
+        "https://hooks.example.com:port/hook",
+        "https://xn--/hook",
+        "https://" + "a" * 300 + ".example.com/hook",
+        "https://exa\u0000mple.com/hook",
+        "javascript:alert(1)",
+    ],
+)
+def test_a_malformed_callback_url_is_refused_as_such_and_never_quoted(url: str) -> None:
+    """The API answers 400 for a CallbackUrlError; any other exception would be a 500."""
+
+    def resolve(host: str, port: int) -> list[str]:
+        raise socket.gaierror("no such host")
+
+    with pytest.raises(CallbackUrlError) as caught:
+        check_callback_url(url, allowed_hosts=frozenset(), allow_http=True, resolve=resolve)
+    assert "hunter2pass" not in str(caught.value)
 
 
 def test_connect_time_check_refuses_a_changed_answer() -> None:

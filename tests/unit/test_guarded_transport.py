@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from intercom_events.callbacks import client as client_module
 from intercom_events.callbacks.client import CallbackHostRefused, GuardedTransport, callback_client
 from intercom_events.config import settings
 
@@ -367,8 +366,7 @@ def test_the_least_recently_used_idle_origin_is_closed_beyond_the_limit_but_neve
 
 def test_the_callback_client_sends_every_request_through_the_guard(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLBACK_ALLOWED_HOSTS", "")
-    monkeypatch.setattr(client_module, "_client", None)
-    settings.cache_clear()
+    settings.cache_clear()  # each asyncio.run is a new loop, so a new client reads the setting
 
     async def send() -> httpx.AsyncClient:
         client = callback_client()

@@ -469,5 +469,21 @@ def test_for_instance_follows_intercom_api_base_url(fresh_settings: pytest.Monke
     assert recorder.requests[0].headers["Intercom-Version"] == "2.15"
 
 
-def test_shared_http_is_one_client_per_process() -> None:
-    assert shared_http() is shared_http()
+def test_clients_of_two_workspaces_share_one_pool_but_neither_token_nor_cookies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = Recorder(
+        httpx.Response(200, json={"type": "admin", "id": "1"}, headers={"Set-Cookie": "session=a-only"}),
+        ok({"type": "admin", "id": "2"}),
+    )
+    # Both clients are made without a pool of their own: they reach this transport only through the
+    # shared one (a client of its own would try the network and fail).
+    monkeypatch.setattr(shared_http(), "_transport", httpx.MockTransport(recorder))
+
+    IntercomClient(BASE, "token-of-workspace-a", VERSION).me()
+    IntercomClient(BASE, "token-of-workspace-b", VERSION).me()
+
+    first, second = recorder.requests
+    assert first.headers["Authorization"] == "Bearer token-of-workspace-a"
+    assert second.headers["Authorization"] == "Bearer token-of-workspace-b"
+    assert "cookie" not in second.headers

@@ -8,7 +8,12 @@ import hmac
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from intercom_events.callbacks.signing import callback_headers, elements_signature, standard_webhooks_secret
+from intercom_events.callbacks.signing import (
+    CallbackHeaderError,
+    callback_headers,
+    elements_signature,
+    standard_webhooks_secret,
+)
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 KEY = "MySecretEventSignatureKey"
@@ -126,3 +131,29 @@ def test_an_extra_authorization_header_is_kept_without_basic_auth() -> None:
         BODY, "evt-1", None, datetime.now(UTC), extra_headers={"Authorization": "Bearer x"}
     )
     assert headers["Authorization"] == "Bearer x"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("X-Token", "tok-secret-1\r\nX-Injected: yes"),  # header injection
+        ("X-Token", "tok-secret-1é"),  # not ASCII: the HTTP client cannot send it
+        ("X-Token", "tok-secret-1\x00"),
+        ("X Token", "tok-secret-1"),  # not a header name
+        ("X-Tök", "tok-secret-1"),
+        ("", "tok-secret-1"),
+    ],
+)
+def test_a_header_the_http_client_cannot_send_is_refused_without_quoting_its_value(
+    name: str, value: str
+) -> None:
+    with pytest.raises(CallbackHeaderError) as caught:
+        callback_headers(BODY, "evt-1", KEY, datetime.now(UTC), extra_headers={name: value})
+    assert "tok-secret-1" not in str(caught.value)
+
+
+def test_surrounding_whitespace_of_a_header_value_is_not_sent() -> None:
+    headers = callback_headers(
+        BODY, "evt-1", KEY, datetime.now(UTC), extra_headers={"X-Tenant": "  acme co\t"}
+    )
+    assert headers["X-Tenant"] == "acme co"

@@ -38,7 +38,8 @@ class Settings(BaseModel):
     # Callback jobs larger than one SQS message are kept here and the message carries a pointer.
     body_bucket_name: str = Field(default="", alias="BODY_BUCKET_NAME")
     instance_cache_seconds: float = Field(default=5.0, alias="INSTANCE_CACHE_SECONDS")
-    callback_timeout_seconds: float = Field(default=15.0, alias="CALLBACK_TIMEOUT_SECONDS")
+    # One deadline for all of a callback; keep it and the dispatcher's timeout in step (template.yaml).
+    callback_timeout_seconds: float = Field(default=15.0, gt=0, alias="CALLBACK_TIMEOUT_SECONDS")
     secrets_cache_seconds: int = Field(default=300, alias="SECRETS_CACHE_SECONDS")
 
     @field_validator("callback_allowed_hosts", mode="before")

@@ -1,8 +1,13 @@
 """The HTTP client that carries callbacks: one per event loop, reused across warm invocations.
 
 Powertools' AsyncBatchProcessor keeps one event loop for the life of a Lambda container, so the
-client and its open connections live as long; elsewhere (tests, the local stack) each batch gets its
-own loop and a fresh client. Redirects are never followed: a callback goes where it was told, or fails.
+client and its open connections live as long; elsewhere (tests, the local stack) each batch runs in
+`asyncio.run`, a loop of its own, and the client made for it is closed as that loop ends. Redirects are
+never followed: a callback goes where it was told, or fails.
+
+A receiver costs one attempt at most, whatever it does: each callback has one deadline for all of it
+(resolving the host, connecting, sending, the answer's headers and body), and at most `MAX_ANSWER_BYTES`
+of an answer are read; the rest is never read, and its connection is closed rather than pooled.
 
 Every request goes through `GuardedTransport`, the connect-time half of the SSRF guard (SPEC §6): it
 resolves the callback host itself, refuses it unless every answer is a public address, and then dials
@@ -14,10 +19,13 @@ the vetted address rather than the name, so a DNS answer that changes between th
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from ssl import SSLContext
+from typing import cast
 
 import httpx
 
@@ -30,9 +38,15 @@ from .guard import (
     addresses_to_dial,
     resolve_for_connect,
 )
+from .signing import CallbackHeaderError
 
-_client: httpx.AsyncClient | None = None
-_loop: asyncio.AbstractEventLoop | None = None
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+_closers: set[asyncio.Task[None]] = set()  # the event loop keeps only weak references to tasks
+
+# Enough of an answer for the log; a receiver answering more is not read further.
+MAX_ANSWER_BYTES = 4096
 
 # Per origin (scheme, host, port): an SQS batch holds at most 10 callbacks.
 DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
@@ -41,6 +55,10 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
 class CallbackHostRefused(httpx.TransportError):
     """The callback host is not to be dialled: it is or resolves to a non-public address, or the URL
     carries credentials. The message names the host and the reason, never the URL."""
+
+
+class CallbackHostUnresolved(httpx.ConnectError):
+    """The callback host has no address at the moment (a DNS failure). The message names the host."""
 
 
 @dataclass(eq=False)
@@ -115,7 +133,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             async with asyncio.timeout(timeout):
                 addresses = await addresses_to_dial(host, port, self._allowed_hosts, self._resolve)
         except CallbackHostUnresolvable as exc:  # a network failure like any other, not a refusal
-            raise httpx.ConnectError(str(exc)) from None
+            raise CallbackHostUnresolved(str(exc), request=request) from None
         except CallbackUrlError as exc:
             raise self._refuse(request, host, str(exc)) from None
         except TimeoutError:
@@ -187,18 +205,39 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             await pool.transport.aclose()
 
 
+def _new_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=GuardedTransport(settings().callback_allowed_hosts),
+        follow_redirects=False,
+        # A bound per operation; post_callback's deadline bounds the callback as a whole.
+        timeout=httpx.Timeout(settings().callback_timeout_seconds),
+        # An answer's first bytes are logged as they came: no compressed answers.
+        headers={"User-Agent": "intercom-events-callbacks/1.0", "Accept-Encoding": "identity"},
+    )
+
+
+async def _close_when_the_loop_ends(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient) -> None:
+    """Waits for as long as the loop runs. `asyncio.run` cancels every pending task before it closes its
+    loop, which closes the client and its sockets while the loop can still do so; a loop that lives on
+    (the Lambda container's) keeps the client and its warm connections."""
+    try:
+        await loop.create_future()  # never resolved: only the loop's end finishes this task
+    finally:
+        if _clients.get(loop) is client:
+            del _clients[loop]
+        await client.aclose()
+
+
 def callback_client() -> httpx.AsyncClient:
-    global _client, _loop
+    """The running event loop's callback client, made on first use."""
     loop = asyncio.get_running_loop()
-    if _client is None or _loop is not loop or loop.is_closed():
-        _client = httpx.AsyncClient(
-            transport=GuardedTransport(settings().callback_allowed_hosts),
-            follow_redirects=False,
-            timeout=httpx.Timeout(settings().callback_timeout_seconds),
-            headers={"User-Agent": "intercom-events-callbacks/1.0"},
-        )
-        _loop = loop
-    return _client
+    client = _clients.get(loop)
+    if client is None:
+        client = _clients[loop] = _new_client()
+        closer = loop.create_task(_close_when_the_loop_ends(loop, client), name="close-callback-client")
+        _closers.add(closer)
+        closer.add_done_callback(_closers.discard)
+    return client
 
 
 @dataclass(frozen=True)
@@ -209,20 +248,91 @@ class CallbackAnswer:
     error: str | None
     retry_after: str | None
     elapsed_ms: float
+    # The answer body's first bytes (at most MAX_ANSWER_BYTES), as they came.
+    excerpt: bytes = b""
 
     @property
     def delivered(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
 
-async def post_callback(url: str, body: bytes, headers: dict[str, str]) -> CallbackAnswer:
+# What is recorded for an exception: its type and one of these reasons, never its message, which can
+# carry what was sent (h11 quotes a refused header value; a URL error may quote the URL). First match wins.
+_REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (httpx.TimeoutException, "no complete answer within the callback deadline"),
+    (TimeoutError, "no complete answer within the callback deadline"),
+    (httpx.UnsupportedProtocol, "the callback URL is not an http or https URL"),
+    (httpx.InvalidURL, "the callback URL cannot be parsed"),
+    (httpx.ConnectError, "could not connect to the callback host"),
+    (httpx.RemoteProtocolError, "the receiver broke off or did not answer in HTTP"),
+    (httpx.LocalProtocolError, "the HTTP client refused to send the request"),
+    (httpx.ReadError, "the connection failed while reading the answer"),
+    (httpx.WriteError, "the connection failed while sending the callback"),
+    (httpx.HTTPError, "the HTTP client failed"),
+    (UnicodeError, "a header or the URL holds characters the HTTP client cannot send"),
+    (OverflowError, "the callback URL's port is out of range"),
+)
+# Ours, whose messages are written to be shown: they name a host or a header at most.
+_SHOWN = (CallbackHostRefused, CallbackHostUnresolved, CallbackUrlError, CallbackHeaderError)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """`<ExceptionType>: <reason>`, safe to record and log: no header value, URL or credential."""
+    # anyio's connect wraps a lone failure in a group (a port out of range comes back so).
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if isinstance(exc, _SHOWN):
+        reason = str(exc)
+    else:
+        reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), "unexpected error")
+        cause = exc.__cause__
+        if isinstance(exc, httpx.TransportError) and isinstance(cause, OSError) and cause.strerror:
+            reason += f" ({cause.strerror})"  # the operating system's words: "Connection refused"
+    return f"{type(exc).__name__}: {reason}"
+
+
+async def _first_bytes(response: httpx.Response, limit: int) -> bytes:
+    """Up to `limit` bytes of the body, read as it streams in; the rest is never read."""
+    kept = bytearray()
+    # aiter_raw is an async generator (typed as an iterator): closed on leaving, not when collected.
+    raw = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
+    async with contextlib.aclosing(raw) as chunks:
+        async for chunk in chunks:
+            kept += chunk[: limit - len(kept)]
+            if len(kept) >= limit:
+                break
+    return bytes(kept)
+
+
+async def post_callback(
+    url: str, body: bytes, headers: dict[str, str], deadline_seconds: float
+) -> CallbackAnswer:
+    """POST one callback, all of it (DNS, connect, send, answer) within `deadline_seconds`.
+
+    Never raises for what the receiver, the network or the request's own URL and headers do: every such
+    failure comes back as an answer with an `error`.
+    """
     loop = asyncio.get_running_loop()
     started = loop.time()
+
+    def elapsed_ms() -> float:
+        return (loop.time() - started) * 1000
+
     try:
-        answer = await callback_client().post(url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        return CallbackAnswer(None, type(exc).__name__, None, (loop.time() - started) * 1000)
-    error = None if answer.is_success else f"HTTP {answer.status_code}"
+        async with asyncio.timeout(deadline_seconds):
+            # Leaving the block closes the response: a connection whose answer was read to its end goes
+            # back to the pool; one with unread bytes (a large answer, a deadline mid-body) is closed.
+            request = callback_client().stream(
+                "POST", url, content=body, headers=headers, timeout=deadline_seconds
+            )
+            async with request as answer:
+                excerpt = await _first_bytes(answer, MAX_ANSWER_BYTES)
+    except TimeoutError:
+        error = f"TimeoutError: no complete answer within the callback deadline ({deadline_seconds:g} s)"
+        return CallbackAnswer(None, error, None, elapsed_ms())
+    except Exception as exc:  # every failure of an attempt is recorded, none escapes
+        return CallbackAnswer(None, failure_reason(exc), None, elapsed_ms())
+    failure = None if answer.is_success else f"HTTP {answer.status_code}"
     return CallbackAnswer(
-        answer.status_code, error, answer.headers.get("retry-after"), (loop.time() - started) * 1000
+        answer.status_code, failure, answer.headers.get("retry-after"), elapsed_ms(), excerpt
     )

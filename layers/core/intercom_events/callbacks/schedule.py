@@ -2,6 +2,11 @@
 
 At once, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, each jittered by ±20 % so the retries
 of many events failing together (a receiver outage) do not arrive together when it comes back.
+
+A 429 or 503 may carry `Retry-After`: it is a lower bound, never a shortcut. The next try comes at the
+later of the schedule's step and Retry-After, so a receiver answering `Retry-After: 1` cannot spend the
+nine tries in seconds; and Retry-After is capped at the schedule's longest step, so one cannot park an
+event for longer than the schedule itself would.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1  # the first try plus one per delay
 JITTER = 0.2
 # The longest an SQS message can be hidden (ChangeMessageVisibility): a longer delay cannot be scheduled.
 MAX_DELAY_SECONDS = 12 * 3600
-# Cap for a Retry-After that follows the "at once" retry: its own bound would be 0 and overrule the
-# receiver entirely, so it gets the next step's bound instead (5 s + 20 %).
-_MIN_RETRY_AFTER_CAP = math.ceil(RETRY_DELAYS[1] * (1 + JITTER))
+# The answers whose Retry-After is honoured (SPEC §6); any other status's header is ignored.
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+# The most a Retry-After can ask for: the schedule's longest step.
+MAX_RETRY_AFTER_SECONDS = max(RETRY_DELAYS)
 
 _rng = random.Random()  # jitter only; nothing secret depends on it
 
@@ -39,27 +45,44 @@ def retry_delay(attempt: int, rng: random.Random | None = None) -> int | None:
     return min(jittered, MAX_DELAY_SECONDS)
 
 
-def honour_retry_after(header: str | None, attempt: int, now: datetime) -> int | None:
-    """The wait a 429/503's `Retry-After` asks for after failed attempt `attempt`, in whole seconds.
+def retry_after_seconds(header: str | None, now: datetime) -> int | None:
+    """The wait a `Retry-After` header asks for, in whole seconds, capped at the longest step.
 
-    Capped by the schedule's (un-jittered) delay for that attempt plus 20 %, so a receiver cannot stretch
-    the retries beyond the schedule, and by SQS's 12-hour visibility limit. None when the header is
-    absent or unparseable, or the retries are spent: the caller then falls back to `retry_delay`.
+    Both forms of RFC 9110 §10.2.3: delta-seconds and an HTTP-date (a date already past asks for 0).
+    None when the header is absent or unusable.
     """
-    base = _base_delay(attempt)
-    if base is None or header is None or not (value := header.strip()):
+    if header is None or not (value := header.strip()):
         return None
-    if value.isascii() and value.isdigit():  # delta-seconds: 1*DIGIT (RFC 9110 §10.2.3)
-        # Any number this long is past every cap; skipping int() also sidesteps its 4300-digit limit.
-        wanted = int(value) if len(value) <= 9 else MAX_DELAY_SECONDS
+    if value.isascii() and value.isdigit():  # delta-seconds: 1*DIGIT
+        # Any number this long is past the cap; skipping int() also sidesteps its 4300-digit limit.
+        wanted = int(value) if len(value) <= 9 else MAX_RETRY_AFTER_SECONDS
     else:
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        # HTTP-dates are GMT; "-0000" parses as naive. A date already past means "now".
+        # HTTP-dates are GMT; "-0000" parses as naive.
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
         now = now if now.tzinfo else now.replace(tzinfo=UTC)
         wanted = max(0, math.ceil((when - now).total_seconds()))
-    cap = max(math.ceil(base * (1 + JITTER)), _MIN_RETRY_AFTER_CAP)
-    return min(wanted, cap, MAX_DELAY_SECONDS)
+    return min(wanted, MAX_RETRY_AFTER_SECONDS)
+
+
+def next_retry_delay(
+    attempt: int,
+    status: int | None,
+    retry_after: str | None,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> int | None:
+    """Whole seconds to wait after failed attempt `attempt`, given the receiver's answer (`status` None
+    when there was none); None once retries are spent.
+
+    The schedule's jittered step, or a 429/503's Retry-After when that is later; never past what SQS can
+    schedule.
+    """
+    delay = retry_delay(attempt, rng)
+    if delay is None or status not in RETRY_AFTER_STATUSES:
+        return delay
+    wanted = retry_after_seconds(retry_after, now)
+    return min(max(delay, wanted or 0), MAX_DELAY_SECONDS)

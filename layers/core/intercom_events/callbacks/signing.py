@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 # hashlib), measured with `python -X importtime`, so there is no reason to import it lazily.
 from standardwebhooks.webhooks import Webhook
 
+from ..models.instance import HEADER_NAME, HEADER_VALUE
+
 ELEMENTS_SIGNATURE_HEADER = "Elements-Webhook-Signature"
 
 # Headers a configured `event.notification.callback.headers` entry can never set (compared
@@ -43,6 +45,26 @@ RESERVED_HEADERS = frozenset(
 )
 
 
+class CallbackHeaderError(ValueError):
+    """A configured callback header the HTTP client cannot send. The message names the header, never
+    its value (a configured header often carries a token)."""
+
+
+def _checked(name: str, value: str) -> tuple[str, str]:
+    shown = name[:64]
+    # The grammar instances are saved with; checked again here because an instance stored before that
+    # check existed may still carry a header the HTTP client cannot send.
+    if not HEADER_NAME.fullmatch(name):
+        raise CallbackHeaderError(f"callback header name {shown!r} is not a valid HTTP header name")
+    value = value.strip(" \t")  # surrounding whitespace is not part of a field value
+    if value and not HEADER_VALUE.fullmatch(value):
+        raise CallbackHeaderError(
+            f"callback header {shown!r} has a value the HTTP client cannot send "
+            "(only visible ASCII characters, spaces and tabs)"
+        )
+    return name, value
+
+
 def elements_signature(body: bytes, key: str) -> str:
     """Open Connectors' `Elements-Webhook-Signature` value for `body`."""
     digest = hmac.new(key.encode("utf-8"), body, hashlib.sha256).digest()
@@ -62,12 +84,18 @@ def callback_headers(
     extra_headers: Mapping[str, str] | None = None,
     basic_auth: tuple[str, str] | None = None,
 ) -> dict[str, str]:
-    """Every header of one callback POST carrying `body` (the exact bytes that will be sent)."""
+    """Every header of one callback POST carrying `body` (the exact bytes that will be sent).
+
+    Raises CallbackHeaderError for a configured header that cannot be sent: the delivery fails, is
+    recorded with that reason and retried on the schedule, so a corrected configuration is picked up.
+    """
     # Webhook.sign() stamps a UTC tzinfo onto the datetime instead of converting it, so convert first;
     # naive datetimes are taken as UTC, as everywhere in this project.
     ts = timestamp.astimezone(UTC) if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)
     reserved = RESERVED_HEADERS | ({"authorization"} if basic_auth else set())
-    headers = {name: value for name, value in (extra_headers or {}).items() if name.lower() not in reserved}
+    headers = dict(
+        _checked(name, value) for name, value in (extra_headers or {}).items() if name.lower() not in reserved
+    )
     headers["Content-Type"] = "application/json"
     headers["webhook-id"] = event_id
     headers["webhook-timestamp"] = str(int(ts.timestamp()))

@@ -6,30 +6,54 @@ the event is failed and the instance's deliveries are suspended (later jobs are 
 an operator retries them, as Open Connectors does); the message is let go at once and the queue's
 redrive policy moves it to the dead-letter queue, whose alarm tells the operator. A 410 turns the
 instance's events off.
+
+Every failure of an attempt is on the record, whatever it was: an answer that is not 2xx, no answer
+within the deadline, a header or URL the HTTP client refuses, or any other error, including the event
+log or the instance failing to be read around the attempt. Each is logged, written to the event as
+`lastError` (the exception's type and a reason, never a secret) and retried on the schedule like a 500.
+When the event log itself cannot be written, the error goes up to the dispatcher, which logs it and
+schedules the message's next receive; the log catches up on that receive (the receiver may then get
+the callback twice, with the same `webhook-id`).
+
+Timing. Each callback has one deadline for all of it, `CALLBACK_TIMEOUT_SECONDS`, cut shorter when the
+invocation has less time left than that plus `LOG_RESERVE_SECONDS` for the event-log writes that follow.
+So the batch returns before the function's timeout and reports each record on its own: a timeout would
+hand the whole batch back to the queue, the delivered callbacks with it. template.yaml explains how this
+fits the function timeout and the queue's visibility timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
-from ..callbacks.client import post_callback
-from ..callbacks.schedule import MAX_ATTEMPTS, honour_retry_after, retry_delay
-from ..callbacks.signing import callback_headers
+from ..callbacks.client import CallbackAnswer, failure_reason, post_callback
+from ..callbacks.schedule import MAX_ATTEMPTS, next_retry_delay, retry_delay
+from ..callbacks.signing import CallbackHeaderError, callback_headers
 from ..config import settings
 from ..models.events import CallbackJob
 from ..models.instance import Instance
 from ..observability import MetricUnit, logger, metrics
-from ..store import deliveries
+from ..store import deliveries, queue
 from ..store import instances as instance_store
 from ..ttl_cache import TtlCache
 from .jobs import EVENTS_PER_CALLBACK
 
 _instances: TtlCache[int, Instance | None] = TtlCache(lambda: settings().instance_cache_seconds)
 _states: TtlCache[int, dict[str, Any]] = TtlCache(lambda: settings().instance_cache_seconds)
+
+# Time kept back after a callback's deadline for the event-log writes and the queue call that follow.
+LOG_RESERVE_SECONDS = 5
+# Below this, a callback is not started: the job goes back to the queue for the next invocation.
+MIN_DEADLINE_SECONDS = 1.0
+# How much of a failed answer's body goes into its log line.
+LOGGED_ANSWER_CHARACTERS = 500
 
 
 class RetryLater(Exception):
@@ -75,14 +99,111 @@ def _state(instance_id: int) -> dict[str, Any]:
     return _states.get_or_load(instance_id, deliveries.state)
 
 
-async def deliver(job: CallbackJob, message_body: str, attempt: int) -> Outcome:
-    """`attempt` is SQS's receive count: 1 on the first try, and again 1 when an operator replays it."""
+def _deadline(time_left: Callable[[], float] | None) -> float:
+    """Seconds this callback may take: the configured deadline, or less when the invocation ends sooner."""
+    deadline = settings().callback_timeout_seconds
+    if time_left is not None:
+        deadline = min(deadline, time_left() - LOG_RESERVE_SECONDS)
+    return deadline
+
+
+def _redacted(excerpt: bytes, secrets: Iterable[str]) -> str:
+    """An answer's first characters for the log, without anything we sent that is secret: a receiver
+    may echo the request back (its Authorization header, a configured token)."""
+    text = excerpt.decode("utf-8", "replace")
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "********")
+    return text[:LOGGED_ANSWER_CHARACTERS]
+
+
+def _raised_at(exc: BaseException) -> str:
+    """Where an exception was raised in this project (module and line: safe to show, unlike its message)."""
+    where = "?"
+    tb = exc.__traceback__
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename)
+        if "intercom_events" in path.parts:
+            where = f"{path.stem}.py:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def _fault(exc: BaseException) -> str:
+    """What is recorded for an error around the attempt: its type, and where it was raised when the
+    reason would otherwise say no more than "unexpected error"."""
+    reason = failure_reason(exc)
+    return f"{reason} at {_raised_at(exc)}" if reason.endswith(": unexpected error") else reason
+
+
+async def deliver_message(
+    message_body: str, attempt: int, time_left: Callable[[], float] | None = None
+) -> Outcome:
+    """One queue message: its job read and delivered. Raises RetryLater for anything short of an outcome,
+    so no message waits out the queue's visibility timeout unlogged.
+
+    A message whose job cannot be read (not JSON, not a job) never will be: it is let go at once, and after
+    its ninth receive (seconds later) the redrive moves it to the dead-letter queue, whose alarm tells the
+    operator. A store failing (S3 for a large job, the event log) is retried on the schedule.
+    """
+    try:
+        job = await asyncio.to_thread(queue.load, message_body)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # pydantic's errors are ValueErrors
+        metrics.add_metric(name="JobsUnreadable", unit=MetricUnit.Count, value=1)
+        # The type only: a validation error's text quotes the message.
+        logger.error(
+            "callback job unreadable: let go to the dead-letter queue", extra={"error": type(exc).__name__}
+        )
+        raise RetryLater(0, "job unreadable") from exc
+    except Exception as exc:
+        return _unrecorded(exc, attempt, {})
+    try:
+        return await deliver(job, message_body, attempt, time_left)
+    except RetryLater:
+        raise
+    except Exception as exc:  # the event log could not be written, not even to record the failure
+        return _unrecorded(exc, attempt, {"instance_id": job.instanceId, "event_id": job.eventId})
+
+
+def _unrecorded(exc: Exception, attempt: int, ids: dict[str, Any]) -> NoReturn:
+    error = _fault(exc)
+    delay = retry_delay(attempt) or 0
+    facts = {**ids, "attempt": attempt, "error": error, "retry_in_seconds": delay}
+    logger.error("callback attempt failed and could not be recorded; will retry", extra=facts)
+    raise RetryLater(delay, error) from exc
+
+
+async def deliver(
+    job: CallbackJob, message_body: str, attempt: int, time_left: Callable[[], float] | None = None
+) -> Outcome:
+    """`attempt` is SQS's receive count: 1 on the first try, and again 1 when an operator replays it.
+    `time_left` gives the seconds left in the invocation, when there is one.
+
+    Returns what became of the job, or raises RetryLater (a failed attempt, already on the record).
+    """
     # Records of one batch run concurrently, so ids go on each line rather than on the shared logger.
     ids = {
         "instance_id": job.instanceId,
         "event_id": job.eventId,
         "intercom_notification_id": job.intercomNotificationId,
     }
+    try:
+        return await _deliver(job, message_body, attempt, time_left, ids)
+    except RetryLater:
+        raise
+    except Exception as exc:  # around the attempt: the instance or the event log failed to be read
+        error = _fault(exc)
+        facts = {**ids, "attempt": attempt, "error": error}
+        logger.error("callback attempt failed with an error", extra=facts)
+        await _failed(job, attempt, None, error, None, facts)
+
+
+async def _deliver(
+    job: CallbackJob,
+    message_body: str,
+    attempt: int,
+    time_left: Callable[[], float] | None,
+    ids: dict[str, Any],
+) -> Outcome:
     instance = await asyncio.to_thread(_instances.get_or_load, job.instanceId, instance_store.get)
     now = datetime.now(UTC)
     if instance is None or instance.deleted or instance.disabled or not instance.settings.events_enabled:
@@ -98,8 +219,14 @@ async def deliver(job: CallbackJob, message_body: str, attempt: int) -> Outcome:
         metrics.add_metric(name="EventsQueued", unit=MetricUnit.Count, value=1)
         logger.info("callback queued: deliveries to this instance are suspended", extra=ids)
         return Outcome("queued")
-    config = instance.settings
-    lease = int(settings().callback_timeout_seconds) + 15
+    deadline = _deadline(time_left)
+    if deadline < MIN_DEADLINE_SECONDS:
+        # Not started, so nothing to record: the next invocation takes it (SQS counts the receive).
+        logger.warning("callback not started: too little time left in this invocation", extra=ids)
+        raise RetryLater(0, "too little time left in this invocation")
+    # The lease keeps a second copy of this job from being sent while this invocation may still be
+    # sending it: as long as the invocation can run, or the deadline and the log writes otherwise.
+    lease = math.ceil(time_left() if time_left is not None else deadline + LOG_RESERVE_SECONDS) + 1
     claim = await asyncio.to_thread(deliveries.claim, job, now, lease)
     if claim.outcome == "done":
         metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
@@ -110,11 +237,17 @@ async def deliver(job: CallbackJob, message_body: str, attempt: int) -> Outcome:
     if claim.attempts == 1:  # kept once, for an operator's replay
         await asyncio.to_thread(deliveries.keep_job, job, message_body, now)
 
+    config = instance.settings
     body = json.dumps(callback_body(job, instance), separators=(",", ":")).encode()
-    headers = callback_headers(
-        body, job.eventId, config.signature_key, now, config.callback_headers, config.basic_auth
-    )
-    answer = await post_callback(config.callback_url or "", body, headers)
+    try:
+        headers = callback_headers(
+            body, job.eventId, config.signature_key, now, config.callback_headers, config.basic_auth
+        )
+    except CallbackHeaderError as exc:  # a configuration the HTTP client cannot send: a failed attempt
+        answer = CallbackAnswer(None, failure_reason(exc), None, 0.0)
+        headers = {}
+    else:
+        answer = await post_callback(config.callback_url or "", body, headers, deadline)
     code, error = answer.status, answer.error
     metrics.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=answer.elapsed_ms)
     facts = {**ids, "attempt": attempt, "status": code, "error": error, "ms": round(answer.elapsed_ms)}
@@ -125,9 +258,12 @@ async def deliver(job: CallbackJob, message_body: str, attempt: int) -> Outcome:
         logger.info("callback delivered", extra=facts)
         return Outcome("delivered", code)
 
-    metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
+    if answer.excerpt:
+        secrets = [config.signature_key or "", config.basic_password or "", *config.callback_headers.values()]
+        facts["answer"] = _redacted(answer.excerpt, [*secrets, *headers.values()])
     if code == 410:
         # The receiver says it is gone for good: events off for the instance, as Open Connectors does.
+        metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
         await asyncio.to_thread(
             deliveries.record, job, "failed", datetime.now(UTC), code, "receiver gone (410)"
         )
@@ -135,16 +271,29 @@ async def deliver(job: CallbackJob, message_body: str, attempt: int) -> Outcome:
         _instances.forget(job.instanceId)
         logger.warning("callback refused with 410: events turned off for the instance", extra=facts)
         return Outcome("gone", code)
-    delay = retry_delay(attempt)
-    if code in (429, 503):
-        delay = honour_retry_after(answer.retry_after, attempt, now) or delay
+    await _failed(job, attempt, code, error, answer.retry_after, facts)
+
+
+async def _failed(
+    job: CallbackJob,
+    attempt: int,
+    code: int | None,
+    error: str | None,
+    retry_after: str | None,
+    facts: dict[str, Any],
+) -> NoReturn:
+    """A failed attempt: on the record, and retried on the schedule, or failed for good (and the
+    instance's deliveries suspended) once the retries are spent."""
+    metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
+    now = datetime.now(UTC)
+    delay = next_retry_delay(attempt, code, retry_after, now)
     if delay is None or attempt >= MAX_ATTEMPTS:
-        await asyncio.to_thread(deliveries.record, job, "failed", datetime.now(UTC), code, error)
-        await asyncio.to_thread(deliveries.suspend, job.instanceId, job.eventId, datetime.now(UTC))
+        await asyncio.to_thread(deliveries.record, job, "failed", now, code, error)
+        await asyncio.to_thread(deliveries.suspend, job.instanceId, job.eventId, now)
         _states.forget(job.instanceId)
         metrics.add_metric(name="DeliveriesSuspended", unit=MetricUnit.Count, value=1)
         logger.error("callback failed: retries spent; deliveries to the instance suspended", extra=facts)
         raise RetryLater(0, "retries spent")  # redrive also moves it to the dead-letter queue (its alarm)
-    await asyncio.to_thread(deliveries.record, job, "retrying", datetime.now(UTC), code, error)
+    await asyncio.to_thread(deliveries.record, job, "retrying", now, code, error)
     logger.warning("callback failed; will retry", extra={**facts, "retry_in_seconds": delay})
     raise RetryLater(delay, error or "failed")

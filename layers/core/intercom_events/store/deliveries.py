@@ -122,7 +122,17 @@ def record(
     response_code: int | None = None,
     error: str | None = None,
 ) -> None:
-    record_status(job.instanceId, job.eventId, status, now, response_code, error, order=job.enqueuedAt)
+    record_status(
+        job.instanceId,
+        job.eventId,
+        status,
+        now,
+        response_code,
+        error,
+        order=job.enqueuedAt,
+        source=job.source,
+        object_types=sorted({e.objectType for e in job.events}),
+    )
 
 
 def record_status(
@@ -133,9 +143,39 @@ def record_status(
     response_code: int | None = None,
     error: str | None = None,
     order: str | None = None,
+    source: str | None = None,
+    object_types: list[str] | None = None,
 ) -> None:
-    values: dict[str, Any] = {":status": status, ":now": _iso(now)}
-    sets = ["#status = :status", "updatedDate = :now"]
+    """Set an event's status. Whatever the status, the entry carries the same fields as a claimed one
+    (its log keys, dates, `attempts`, and `source` and `objectTypes` when the job is known), so an event
+    never attempted (queued, cancelled, or failed before its first try) lists like any other."""
+    values: dict[str, Any] = {
+        ":status": status,
+        ":now": _iso(now),
+        ":events": f"EVENTS#{instance_id}",
+        ":order": f"{order or _iso(now)}#{event_id}",
+        ":expires": _expires(now),
+        ":eventId": event_id,
+        ":zero": 0,
+    }
+    sets = [
+        "#status = :status",
+        "updatedDate = :now",
+        "gsi2pk = :events",
+        "gsi2sk = if_not_exists(gsi2sk, :order)",
+        "eventId = :eventId",
+        "createdDate = if_not_exists(createdDate, :now)",
+        "expiresAt = if_not_exists(expiresAt, :expires)",
+        "attempts = if_not_exists(attempts, :zero)",
+    ]
+    names = {"#status": "status"}
+    if source is not None:
+        values[":source"] = source
+        names["#source"] = "source"
+        sets.append("#source = if_not_exists(#source, :source)")
+    if object_types is not None:
+        values[":types"] = object_types
+        sets.append("objectTypes = if_not_exists(objectTypes, :types)")
     removes = ["leaseUntil"]
     for name, value in (("lastResponseCode", response_code), ("lastError", error)):
         if value is None:
@@ -151,23 +191,11 @@ def record_status(
         sets += ["gsi3pk = :replay", "gsi3sk = if_not_exists(gsi3sk, :replayOrder)"]
     else:
         removes += ["gsi3pk", "gsi3sk"]
-    if status in ("queued", "cancelled"):  # never claimed before: give the record its log keys
-        values[":events"] = f"EVENTS#{instance_id}"
-        values[":order"] = f"{order or _iso(now)}#{event_id}"
-        values[":expires"] = _expires(now)
-        values[":eventId"] = event_id
-        sets += [
-            "gsi2pk = :events",
-            "gsi2sk = if_not_exists(gsi2sk, :order)",
-            "eventId = :eventId",
-            "createdDate = if_not_exists(createdDate, :now)",
-            "expiresAt = if_not_exists(expiresAt, :expires)",
-        ]
     request: dict[str, Any] = {
         "TableName": settings().table_name,
         "Key": event_key(instance_id, event_id),
         "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeNames": names,
     }
     ddb = client("dynamodb")
     if status == "cancelled":
@@ -220,20 +248,46 @@ def kept_job(instance_id: int, event_id: str) -> str | None:
 # ---- listing --------------------------------------------------------------------------------------------
 
 
+class InvalidPageToken(ValueError):
+    """A nextPage that this query did not give out."""
+
+
+_PAGE_KEY = ("pk", "sk", "gsi2pk", "gsi2sk")  # byTime's LastEvaluatedKey: the table's key and the index's
+_KEY_MAX_BYTES = 1024  # DynamoDB's limit on a sort key (a partition key takes 2048)
+
+
 def _encode(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
 
 
-def _decode(token: str | None) -> dict[str, Any] | None:
+def _decode(token: str | None, instance_id: int, lower: str, upper: str) -> dict[str, Any] | None:
+    """The start key a page token carries, if it is one this query can have given out: a byTime key of
+    this instance's events, within the dates asked. Anything else (garbled, forged, another instance's,
+    a page of other dates) would make DynamoDB refuse the query or start in another partition."""
     if not token:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError):
-        raise ValueError("nextPage is not a page token this API gave out") from None
-    if not isinstance(key, dict):
-        raise ValueError("nextPage is not a page token this API gave out")
+    except (binascii.Error, ValueError, RecursionError):
+        raise InvalidPageToken("nextPage is not a page token this API gave out") from None
+    if not isinstance(key, dict) or sorted(key) != sorted(_PAGE_KEY):
+        raise InvalidPageToken("nextPage is not a page token this API gave out")
+    pk, sk, gsi2pk, gsi2sk = (_key_string(key[name]) for name in _PAGE_KEY)
+    if pk is None or sk is None or gsi2pk is None or gsi2sk is None:
+        raise InvalidPageToken("nextPage is not a page token this API gave out")
+    if pk != f"INSTANCE#{instance_id}" or gsi2pk != f"EVENTS#{instance_id}" or not sk.startswith("EVENT#"):
+        raise InvalidPageToken("nextPage is a page token of another instance")
+    if not lower <= gsi2sk <= upper:
+        raise InvalidPageToken("nextPage is a page token of other dates: ask for the first page again")
     return key
+
+
+def _key_string(attribute: Any) -> str | None:
+    """The string of a `{"S": ...}` key attribute, if DynamoDB can take it back as one of our keys."""
+    if not isinstance(attribute, dict) or list(attribute) != ["S"]:
+        return None
+    value = attribute["S"]
+    return value if isinstance(value, str) and value.isascii() and 0 < len(value) <= _KEY_MAX_BYTES else None
 
 
 @tracer.capture_method(capture_response=False)
@@ -246,13 +300,23 @@ def list_events(
     page_size: int,
     next_page: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first; `since`/`until` are ISO dates on the event's first delivery attempt."""
+    """Newest first; `since`/`until` are ISO dates on the event's first delivery attempt. A nextPage
+    that is not this query's is an InvalidPageToken."""
+    lower, upper = since or "", (until + "~" if until else "~")  # '~' sorts after '#<eventId>' and digits
+    start = _decode(next_page, instance_id, lower, upper)
+    if lower > upper:
+        return [], None  # DynamoDB refuses a BETWEEN whose bounds are reversed: nothing is in it
     condition = "gsi2pk = :events"
     values: dict[str, Any] = {":events": f"EVENTS#{instance_id}"}
-    if since or until:
+    if since and until:
         condition += " AND gsi2sk BETWEEN :from AND :to"
-        values[":from"] = since or ""
-        values[":to"] = (until or "9999") + "~"  # '~' sorts after '#<eventId>'
+        values[":from"], values[":to"] = lower, upper
+    elif since:  # each bound alone: DynamoDB takes no empty string as a key value
+        condition += " AND gsi2sk >= :from"
+        values[":from"] = lower
+    elif until:
+        condition += " AND gsi2sk <= :to"
+        values[":to"] = upper
     request: dict[str, Any] = {
         "TableName": settings().table_name,
         "IndexName": "byTime",
@@ -265,7 +329,6 @@ def list_events(
         request["ExpressionAttributeNames"] = {"#status": "status"}
         values[":status"] = status
     request["ExpressionAttributeValues"] = to_item(values)
-    start = _decode(next_page)
     if start:
         request["ExclusiveStartKey"] = start
     answer = client("dynamodb").query(**request)
