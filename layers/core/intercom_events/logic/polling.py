@@ -9,6 +9,14 @@ Search cursors are stateless offsets: a record that changes during a pass moves 
 again next poll, its version newer), and one that vanishes shifts the rest back, which can skip a
 record. A shrinking `total_count` therefore triggers another pass over the same window.
 
+Nothing from before the instance polled: every window starts no earlier than the floor, the later of
+the instance's creation and the time polling was turned on for it (an instance that delivered by
+webhooks until then has sent those changes already), both at Intercom's precision, the second. A
+record changed in that second counts as changed at creation. The floor holds on every path: the first
+poll, the look-back overlap, `pollDelay`, a resumed pass, cursors deleted by an operator, a resource
+not filtered by updated date, and a whole-day contact search. A record without a readable updated date
+is skipped (and logged): nothing tells whether it changed after the floor, nor which version was sent.
+
 Every page is a checkpoint: its callbacks are enqueued, then the cursor (seen map and page cursor) is
 saved, so a poll cut short by the Lambda timeout resumes where it stopped. A lease in DynamoDB keeps
 two polls of one instance apart.
@@ -26,7 +34,7 @@ from typing import Any
 from ..intercom.client import IntercomAuthError, IntercomClient, IntercomError, Page, ScrollExpired
 from ..models.events import EventType, NormalizedEvent
 from ..models.instance import Instance
-from ..models.polling import ResourcePoll, Target, parse_poller_configuration
+from ..models.polling import PollOutcome, ResourcePoll, Target, parse_poller_configuration
 from ..observability import MetricUnit, logger, metrics
 from ..polling.dates import parse_instant
 from ..store import cursors, queue
@@ -50,7 +58,7 @@ MAX_JOB_BYTES = 200_000  # under SQS's 256 KB with room for the envelope
 @dataclass
 class PollReport:
     instance_id: int
-    outcome: str = "done"  # done | partial | busy | skipped | unauthorized | unavailable
+    outcome: PollOutcome = "done"
     events: dict[str, int] = field(default_factory=dict)
     reason: str | None = None
 
@@ -90,6 +98,8 @@ def poll(
         report.outcome, report.reason = "busy", "another poll is running"
         return report
     metrics.add_metric(name="PollsRun", unit=MetricUnit.Count, value=1)
+    floor = polling_floor(instance, cursors.polling_since(instance_id))
+    refused: dict[str, Any] | None = None
     client = IntercomClient.for_instance(
         config,
         http=http,
@@ -102,7 +112,7 @@ def poll(
         for name, entry in parse_poller_configuration(
             config.poller_configuration, config.event_objects
         ).items():
-            poller = ResourcePoller(instance, name, entry, client, time_left, now)
+            poller = ResourcePoller(instance, name, entry, client, time_left, now, floor)
             report.events[name] = poller.run()
             if poller.out_of_time:
                 report.outcome = "partial"
@@ -110,6 +120,7 @@ def poll(
     except IntercomAuthError:
         # The token was revoked: keep the cursors (nothing was lost), mark the instance, raise the alarm.
         report.outcome, report.reason = "unauthorized", "Intercom answered 401: the access token was revoked"
+        refused = {"date": _iso(now()), "message": report.reason}
         metrics.add_metric(name="PollerAuthErrors", unit=MetricUnit.Count, value=1)
         logger.error("poll refused by Intercom: token revoked", extra={"instance_id": instance_id})
     except IntercomError as exc:
@@ -128,6 +139,8 @@ def poll(
             "reason": report.reason,
             "events": report.events,
         },
+        refused=refused,
+        let_in=report.outcome in ("done", "partial"),  # Intercom took the token again
     )
     logger.info("poll finished", extra={"instance_id": instance_id, **report.as_dict()})
     return report
@@ -137,6 +150,11 @@ def _skip(report: PollReport, reason: str) -> PollReport:
     report.outcome, report.reason = "skipped", reason
     logger.info("poll skipped", extra={"instance_id": report.instance_id, "reason": reason})
     return report
+
+
+def polling_floor(instance: Instance, polling_since: float | None) -> float:
+    """The earliest change any scheduled poll may send: the instance's creation, or when polling started."""
+    return max(_epoch(instance.created_date), polling_since or float("-inf"))
 
 
 def _iso(epoch: float) -> str:
@@ -161,6 +179,7 @@ class ResourcePoller:
         client: IntercomClient,
         time_left: Callable[[], float],
         now: Callable[[], float],
+        floor: float,
     ) -> None:
         self.instance = instance
         self.name = name
@@ -168,17 +187,20 @@ class ResourcePoller:
         self.client = client
         self.time_left = time_left
         self.now = now
+        self.floor = floor
         self.out_of_time = False
         self.sent = 0
 
     def run(self) -> int:
-        cursor = cursors.load(self.instance.id, self.name)
-        # The first poll covers what changed since the instance was created, and nothing before.
-        lag = self._lag() if cursor else 0.0
-        cursor = cursor or Cursor(since=_epoch(self.instance.created_date))
+        # No cursor (the first poll, or an operator deleted it): the window opens at the floor.
+        cursor = cursors.load(self.instance.id, self.name) or Cursor(since=self.floor)
+        cursor.since = max(cursor.since, self.floor)  # a cursor older than polling itself
         resume = cursor.resume or {}
+        if float(resume.get("until") or self.floor) < self.floor:
+            resume = {}  # a pass cut short before polling last started: that window is closed
         until = float(resume.get("until") or self.now())
-        start = float(resume.get("start") or cursor.since - self.entry.pollDelay - lag)
+        # A resumed pass keeps its window, but never one that reaches behind the floor.
+        start = max(float(resume.get("start") or self._window_start(cursor.since)), self.floor)
         target = self.entry.target(datetime.fromtimestamp(cursor.since, UTC))
         passes = int(resume.get("pass", 1))
         try:
@@ -198,13 +220,15 @@ class ResourcePoller:
         # The next window starts where this pass started; `seen` need only cover what it overlaps.
         cursor.since = until
         cursor.resume = None
-        keep_from = until - self.entry.pollDelay - self._lag()
+        keep_from = self._window_start(until)
         cursor.seen = {rid: version for rid, version in cursor.seen.items() if version >= keep_from}
         cursors.save(self.instance.id, self.name, cursor)
         return self.sent
 
-    def _lag(self) -> float:
-        return INDEX_LAG_SECONDS.get(self.name, DEFAULT_INDEX_LAG_SECONDS)
+    def _window_start(self, since: float) -> float:
+        """Back from `since` by `pollDelay` and Intercom's indexing lag, but never behind the floor."""
+        lag = INDEX_LAG_SECONDS.get(self.name, DEFAULT_INDEX_LAG_SECONDS)
+        return max(since - self.entry.pollDelay - lag, self.floor)
 
     def _pass(
         self, cursor: Cursor, target: Target, start: float, until: float, number: int, resume: dict[str, Any]
@@ -294,6 +318,8 @@ class ResourcePoller:
             if self.entry.filterByUpdatedDate and version < start:
                 reached_start = True  # newest first: everything after this is older still
                 continue
+            if version < self.floor:
+                continue  # without filterByUpdatedDate the url's filter picks; none from before goes out
             if self.entry.filterByCurrentDate and version > until:
                 continue  # changed after this pass began: the next poll's
             record_id = dotted(record, self.entry.idField)

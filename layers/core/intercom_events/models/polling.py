@@ -73,6 +73,37 @@ class ResourcePoll(BaseModel):
             zone(name)
 
 
+PollOutcome = Literal["done", "partial", "busy", "skipped", "unauthorized", "unavailable"]
+
+
+class AuthorizationFailure(BaseModel):
+    """Intercom refused the instance's access token (401): it was revoked; authorize the instance again.
+    Kept from the first refusal until a poll that Intercom lets in."""
+
+    date: str
+    message: str
+
+
+class PollerStatus(BaseModel):
+    """The poller's state for a polling instance, as the instance's answer shows it (no secret in it)."""
+
+    pollingSince: str | None = Field(None, description="no poll sends a change older than this")
+    lastPollDate: str | None = None
+    outcome: PollOutcome | None = None
+    reason: str | None = None
+    events: dict[str, int] | None = Field(None, description="events the last poll sent, by object type")
+    authorizationFailure: AuthorizationFailure | None = None
+
+    @classmethod
+    def from_record(cls, values: dict[str, Any]) -> PollerStatus:
+        """From the POLL#STATUS record (store.cursors), where `pollingSince` is epoch seconds."""
+        since = values.get("pollingSince")
+        if since is not None:
+            moment = datetime.fromtimestamp(float(since), UTC)
+            values = {**values, "pollingSince": moment.isoformat(timespec="seconds").replace("+00:00", "Z")}
+        return cls.model_validate(values)
+
+
 class Target(BaseModel):
     """The Intercom endpoint a configured url resolves to, with any filters its `where` clause adds."""
 

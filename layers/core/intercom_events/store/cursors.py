@@ -2,7 +2,9 @@
 
 INSTANCE#<id> / CURSOR#<resource>  where the last complete pass ended, what it sent, where to resume
 INSTANCE#<id> / POLL#LOCK          the lease that keeps two polls of one instance apart
-INSTANCE#<id> / POLL#STATUS        the last poll's outcome (an operator reads it; 401 marks it)
+INSTANCE#<id> / POLL#STATUS        the last poll's outcome, Intercom's refusal of the token (401) until a
+                                   poll is let in again, and when polling started (no poll reaches back
+                                   further); the instance's answer shows it as `pollerStatus`
 """
 
 from __future__ import annotations
@@ -93,16 +95,68 @@ def release_lock(instance_id: int, owner: str) -> None:
 
 
 @tracer.capture_method(capture_response=False)
-def record_status(instance_id: int, status: dict[str, Any]) -> None:
-    client("dynamodb").put_item(
-        TableName=settings().table_name, Item={**_key(instance_id, "POLL#STATUS"), **to_item(status)}
+def record_status(
+    instance_id: int,
+    status: dict[str, Any],
+    *,
+    refused: dict[str, Any] | None = None,
+    let_in: bool = False,
+) -> None:
+    """The last poll's outcome, merged into the item so `pollingSince` and an earlier refusal stay.
+
+    `refused` (Intercom answered 401) is kept with the time it first happened until a poll is `let_in`
+    again; a poll that tells nothing about the token (busy, unavailable, skipped) leaves it as it is.
+    """
+    values = {name: value for name, value in status.items() if value is not None}
+    names = {f"#{name}": name for name in values}
+    sets = [f"#{name} = :{name}" for name in values]
+    removes = [f"#{name}" for name in status if status[name] is None]
+    names |= {f"#{name}": name for name in status if status[name] is None}
+    if refused is not None:
+        names["#refused"] = "authorizationFailure"
+        sets.append("#refused = if_not_exists(#refused, :refused)")
+        values["refused"] = refused
+    elif let_in:
+        names["#refused"] = "authorizationFailure"
+        removes.append("#refused")
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    client("dynamodb").update_item(
+        TableName=settings().table_name,
+        Key=_key(instance_id, "POLL#STATUS"),
+        UpdateExpression=expression,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=to_item({f":{name}": value for name, value in values.items()}),
     )
+
+
+@tracer.capture_method(capture_response=False)
+def start_polling(instance_id: int, since: float) -> None:
+    """Polling starts now (an instance created polling, or turned to polling later): no scheduled poll
+    reaches behind `since`, whatever cursors an earlier polling period left."""
+    client("dynamodb").update_item(
+        TableName=settings().table_name,
+        Key=_key(instance_id, "POLL#STATUS"),
+        UpdateExpression="SET pollingSince = :since",
+        ExpressionAttributeValues=to_item({":since": since}),
+    )
+
+
+@tracer.capture_method(capture_response=False)
+def polling_since(instance_id: int) -> float | None:
+    answer = client("dynamodb").get_item(
+        TableName=settings().table_name,
+        Key=_key(instance_id, "POLL#STATUS"),
+        ConsistentRead=True,
+        ProjectionExpression="pollingSince",
+    )
+    since = answer.get("Item", {}).get("pollingSince")
+    return float(since["N"]) if since else None
 
 
 @tracer.capture_method(capture_response=False)
 def status(instance_id: int) -> dict[str, Any] | None:
     answer = client("dynamodb").get_item(
-        TableName=settings().table_name, Key=_key(instance_id, "POLL#STATUS")
+        TableName=settings().table_name, Key=_key(instance_id, "POLL#STATUS"), ConsistentRead=True
     )
     if "Item" not in answer:
         return None
