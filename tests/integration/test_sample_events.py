@@ -1,21 +1,99 @@
-"""Every sample event in events/ is one a test invokes a handler with (what `sam local invoke -e` uses)."""
+"""Every sample event in events/ works as `sam local invoke -e` would use it: invoked with its handler
+against instance 1 as its create event makes it, each gives the answer its route promises."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from local.lambda_runtime import LocalFunction
+from tests.conftest import http_answer, invoke, load_event
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = sorted(path.relative_to(ROOT / "events").as_posix() for path in (ROOT / "events").rglob("*.json"))
-TESTS = "\n".join(path.read_text() for path in (ROOT / "tests").rglob("test_*.py"))
+
+WEBHOOK = "api/create_instance_token.json"
+POLLING = "api/create_instance_polling.json"
+# Each API sample event: the create event that makes instance 1 first (None: none needed), and the
+# status it answers. A sample event without a line here fails the test that lists them.
+API_ANSWERS: dict[str, tuple[str | None, int]] = {
+    "api/health.json": (None, 200),
+    "api/openapi.json": (None, 200),
+    "api/oauth_url.json": (None, 200),
+    "api/create_instance.json": (None, 200),
+    "api/create_instance_token.json": (None, 200),
+    "api/create_instance_polling.json": (None, 200),
+    "api/create_instance_polling_hub.json": (None, 200),
+    "api/get_instance.json": (WEBHOOK, 200),
+    "api/list_instances.json": (WEBHOOK, 200),
+    "api/patch_instance.json": (WEBHOOK, 200),
+    "api/enable_instance.json": (WEBHOOK, 200),
+    "api/disable_instance.json": (WEBHOOK, 200),
+    "api/delete_instance.json": (WEBHOOK, 200),
+    "api/poll_instance.json": (POLLING, 202),
+    "api/webhook_head.json": (WEBHOOK, 200),
+    "api/webhook_ping.json": (WEBHOOK, 200),
+    "api/webhook_contact_created.json": (WEBHOOK, 200),
+    "api/webhook_conversation_admin_replied.json": (WEBHOOK, 200),
+}
+OTHERS = {"dispatcher/batch.json", "poller/scheduled_poll.json"}
 
 
-def test_every_function_has_sample_events() -> None:
+def test_every_function_has_sample_events_and_each_is_tried_below() -> None:
     functions = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
     assert {name.split("/")[0] for name in EVENTS} == set(functions)
+    assert set(EVENTS) == set(API_ANSWERS) | OTHERS
 
 
-@pytest.mark.parametrize("name", EVENTS)
-def test_the_sample_event_is_invoked_by_a_test(name: str) -> None:
-    assert f'"{name}"' in TESTS, f"no test loads events/{name}"
+@pytest.fixture
+def sample_intercom(intercom: Any) -> Any:
+    intercom.issue_token(token="sample-access-token")  # the sample events' private app
+    return intercom
+
+
+@pytest.mark.parametrize("name", sorted(API_ANSWERS))
+def test_the_api_sample_event_gets_its_answer(api, aws, sample_intercom, name: str) -> None:
+    needs, expected = API_ANSWERS[name]
+    if needs:
+        status, answer = http_answer(api, load_event(needs))
+        assert (status, answer["id"]) == (200, 1), answer
+
+    status, answer = http_answer(api, load_event(name))
+
+    assert status == expected, answer
+    if name.startswith("api/webhook_") and name != "api/webhook_head.json":
+        queued = aws.client("sqs").receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)
+        jobs = [json.loads(m["Body"]) for m in queued.get("Messages", [])]
+        if name == "api/webhook_ping.json":
+            assert (answer["status"], jobs) == ("ping", [])
+        else:
+            assert answer["status"] == "accepted" and [job["instanceId"] for job in jobs] == [1]
+
+
+def test_the_dispatcher_sample_batch_is_delivered(api, dispatcher, receiver) -> None:
+    assert http_answer(api, load_event(WEBHOOK))[0] == 200
+    # The sample's callback host is app.example.com; the test's receiver listens on loopback.
+    patch = load_event("api/patch_instance.json")
+    patch["body"] = json.dumps({"configuration": {"event.notification.callback.url": receiver.url}})
+    assert http_answer(api, patch)[0] == 200
+    batch = load_event("dispatcher/batch.json")
+
+    answer = invoke(dispatcher, batch, "dispatcher")
+
+    assert answer == {"batchItemFailures": []}
+    [callback] = receiver.requests
+    job = json.loads(batch["Records"][0]["body"])
+    assert callback.json()["message"]["eventId"] == job["eventId"]
+
+
+def test_the_poller_sample_event_polls_instance_1(api, poller, sample_intercom) -> None:
+    assert http_answer(api, load_event(POLLING))[0] == 200
+
+    report = LocalFunction("poller", poller.lambda_handler, timeout_seconds=300).invoke(
+        load_event("poller/scheduled_poll.json")
+    )
+
+    assert report["instanceId"] == 1 and report["outcome"] == "done", report
