@@ -58,6 +58,10 @@ demo: $(VENV)/.installed ## walk through a webhook instance end to end on the lo
 bench-webhooks: $(VENV)/.installed ## 3,000 signed webhooks, 32 at once, through the local stack: errors, losses, duplicates
 	$(PY) -m benchmarks.webhook_burst
 
+.PHONY: bench-polling
+bench-polling: $(VENV)/.installed ## 50,000 contacts changed in one second, polled until done: once each, writes per change
+	$(PY) -m benchmarks.poll_volume
+
 .PHONY: validate
 validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint and cfn-lint
 	$(SAM) validate --lint

@@ -8,6 +8,9 @@ What the poller meets in the real Intercom, reproduced here on purpose:
   the Preview version compares to the second;
 - a new contact becomes searchable only `index_lag_seconds` after it was created;
 - `GET /companies/scroll` allows one open scroll per app, a snapshot that expires after a minute idle.
+- contact and company ids are 24-hex ObjectIds with random-looking bytes after the time, as Intercom's
+  ("6961d4041c1e12de4c5499cc"), so state keyed by them weighs what it weighs in production;
+  `bulk_update` changes thousands of records in one instant, as an import or a CRM sync does.
 
 Records are replaced, never changed in place, so an answer being written out never sees a half-made
 update. Everything that reads or writes the records takes the workspace's lock.
@@ -19,6 +22,7 @@ import base64
 import binascii
 import json
 import math
+import random
 import threading
 import time
 import uuid
@@ -289,10 +293,19 @@ class Workspace:
     # Conversations and tickets: the docs call `>` "greater (or equal) than" and `<` "lower (or equal)";
     # True answers that way, False (the default) compares strictly.
     second_bounds_inclusive: bool = False
+    # Contact and company ids as Intercom's: 24-hex ObjectIds, a timestamp then random-looking bytes
+    # (seeded, so a run can be repeated). "sequential" keeps a counter there, which compresses far better
+    # than what production meets.
+    object_ids: Literal["random", "sequential"] = "random"
+    id_seed: int | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
     _sequence: int = field(default=0, init=False, repr=False, compare=False)
     _created: dict[str, float] = field(default_factory=dict, init=False, repr=False, compare=False)
     _scroll: _Scroll | None = field(default=None, init=False, repr=False, compare=False)
+    _random: random.Random = field(default_factory=random.Random, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._random.seed(self.id_seed)
 
     def me(self) -> dict[str, Any]:
         """`GET /me` for a token of this workspace: the admin who authorised, with the app."""
@@ -348,6 +361,15 @@ class Workspace:
         with self._lock:
             return dict(self.store(resource)[record_id])
 
+    def bulk_update(
+        self, resource: Resource, record_ids: list[str], *, at: int | None = None, **fields: Any
+    ) -> list[dict[str, Any]]:
+        """Every one of `record_ids` changed at the same instant (`at`, or the clock), as an import or a
+        CRM sync does: `updated_at` set, `fields` replaced."""
+        with self._lock:
+            instant = int(self.clock()) if at is None else at
+            return [self.update(resource, rid, updated_at=instant, **fields) for rid in record_ids]
+
     def seed(
         self, resource: Resource, count: int, *, start: int, spacing: float = 1.0, **fields: Any
     ) -> list[dict[str, Any]]:
@@ -363,11 +385,16 @@ class Workspace:
             self._created[record["id"]] = instant
         return record
 
+    def _object_id(self, n: int, now: int) -> str:
+        """Like "6961d4041c1e12de4c5499cc": four bytes of time, then eight random-looking (or a counter)."""
+        tail = n if self.object_ids == "sequential" else self._random.getrandbits(64)
+        return f"{now & 0xFFFFFFFF:08x}{tail:016x}"
+
     def _shape(self, resource: Resource, n: int, now: int) -> dict[str, Any]:
         """A record as Intercom's 2.x API shows it, trimmed to the fields worth searching."""
         empty_list = {"type": "list", "data": [], "total_count": 0, "has_more": False}
         if resource == "contacts":
-            contact_id = f"{now & 0xFFFFFFFF:08x}{n:016x}"
+            contact_id = self._object_id(n, now)
             return {
                 "type": "contact",
                 "id": contact_id,
@@ -421,7 +448,7 @@ class Workspace:
             return {
                 "type": "company",
                 "company_id": f"company-{n}",
-                "id": f"{now & 0xFFFFFFFF:08x}{n:016x}",
+                "id": self._object_id(n, now),
                 "app_id": self.app_id,
                 "name": f"Company {n}",
                 "remote_created_at": now,

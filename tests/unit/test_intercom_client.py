@@ -10,6 +10,7 @@ import httpx
 import pytest
 from intercom_events.config import settings
 from intercom_events.intercom.client import (
+    DeadlineReached,
     IntercomAuthError,
     IntercomClient,
     IntercomError,
@@ -268,9 +269,9 @@ def test_429_without_a_reset_header_waits_one_window(clock: Clock) -> None:
 def test_a_429_wait_beyond_the_deadline_raises_unavailable(clock: Clock) -> None:
     recorder = Recorder(error(429, "rate_limit_exceeded", **{"X-RateLimit-Reset": str(int(T0) + 8)}))
     client = make_client(recorder, clock, time_left=12.0)
-    with pytest.raises(IntercomUnavailable) as caught:
+    with pytest.raises(DeadlineReached) as caught:  # the poller's "out of time", an IntercomUnavailable
         client.search_page("contacts", QUERY)
-    assert caught.value.status == 429
+    assert isinstance(caught.value, IntercomUnavailable) and caught.value.status == 429
     assert clock.sleeps == []
     assert len(recorder.requests) == 1
 
@@ -280,7 +281,7 @@ def test_a_window_wait_beyond_the_deadline_raises_unavailable(clock: Clock) -> N
     recorder = Recorder(ok(search_answer(["1"], next_cursor="c2"), **headers))
     client = make_client(recorder, clock, time_left=13.0)
     client.search_page("contacts", QUERY)
-    with pytest.raises(IntercomUnavailable):
+    with pytest.raises(DeadlineReached):
         client.search_page("contacts", QUERY, starting_after="c2")
     assert clock.sleeps == []
     assert len(recorder.requests) == 1
@@ -288,7 +289,7 @@ def test_a_window_wait_beyond_the_deadline_raises_unavailable(clock: Clock) -> N
 
 def test_no_time_left_raises_unavailable_without_calling(clock: Clock) -> None:
     recorder = Recorder(ok(search_answer([])))
-    with pytest.raises(IntercomUnavailable):
+    with pytest.raises(DeadlineReached):
         make_client(recorder, clock, time_left=3.0).search_page("contacts", QUERY)
     assert recorder.requests == []
 
@@ -309,6 +310,7 @@ def test_server_errors_after_three_retries_raise_unavailable(clock: Clock) -> No
     recorder = Recorder(error(500, "server_error"))
     with pytest.raises(IntercomUnavailable) as caught:
         make_client(recorder, clock).search_page("contacts", QUERY)
+    assert not isinstance(caught.value, DeadlineReached)  # Intercom failed; time did not run out
     assert len(recorder.requests) == 4
     assert clock.sleeps == [0.5, 1.0, 2.0]
     assert caught.value.status == 500

@@ -4,7 +4,8 @@ What Intercom really does (SPEC §7), and what this client does about it:
 - rate limits come in 10-second windows, announced on every answer by ``X-RateLimit-Remaining`` and
   ``X-RateLimit-Reset`` (Unix seconds); over the limit is a 429 ``rate_limit_exceeded`` without Retry-After.
   The client waits for the window to reset (before the next call when none is left, after a 429) and
-  reports every wait; a wait that would run into the Lambda's deadline raises ``IntercomUnavailable``.
+  reports every wait; a call or a wait that would run into the Lambda's deadline raises ``DeadlineReached``
+  (an ``IntercomUnavailable``), which the poller takes as "out of time", not as Intercom failing.
 - 5xx and network errors are retried three times (0.5, 1, 2 s), then ``IntercomUnavailable``.
 - a 401 means the token was revoked: ``IntercomAuthError`` at once.
 - search pages carry their cursor in ``pages.next.starting_after`` (no ``pages.next``: the end), and
@@ -72,6 +73,10 @@ class IntercomAuthError(IntercomError):
 
 class IntercomUnavailable(IntercomError):
     """5xx or network errors after the retries, or a rate-limit wait that would pass the deadline."""
+
+
+class DeadlineReached(IntercomUnavailable):
+    """No time left before the caller's deadline for this call or wait: nothing failed, time ran out."""
 
 
 class ScrollExpired(IntercomError):
@@ -262,13 +267,13 @@ class IntercomClient:
             return self._http.timeout
         budget = left - DEADLINE_RESERVE
         if budget <= 0:
-            raise IntercomUnavailable(f"no time left before the deadline to call {where}")
+            raise DeadlineReached(f"no time left before the deadline to call {where}")
         return httpx.Timeout(min(REQUEST_TIMEOUT, budget))
 
     def _check_deadline(self, wait: float, failure: str, *, status: int | None, code: str | None) -> None:
         left = self._time_left()
         if left is not None and left - wait < DEADLINE_RESERVE:
-            raise IntercomUnavailable(
+            raise DeadlineReached(
                 f"{failure}: waiting {wait:.1f} s would pass the deadline", status=status, code=code
             )
 

@@ -3,7 +3,8 @@
 One pass per resource reads Intercom's search newest-first and stops at the window's start, so a poll
 costs pages in proportion to what changed, not to the workspace. The window reaches back past the
 previous pass by `pollDelay` and by Intercom's indexing lag (records that become searchable late);
-what that overlap sends again is recognised by the cursor's `seen` map (record id -> version sent).
+what that overlap sends again is recognised by the version each record last sent (store.cursors keeps one
+small item per record sent, so no number of changes inside one window can outgrow an item).
 
 Search cursors are stateless offsets: a record that changes during a pass moves to the front (seen
 again next poll, its version newer), and one that vanishes shifts the rest back, which can skip a
@@ -17,9 +18,21 @@ poll, the look-back overlap, `pollDelay`, a resumed pass, cursors deleted by an 
 not filtered by updated date, and a whole-day contact search. A record without a readable updated date
 is skipped (and logged): nothing tells whether it changed after the floor, nor which version was sent.
 
-Every page is a checkpoint: its callbacks are enqueued, then the cursor (seen map and page cursor) is
-saved, so a poll cut short by the Lambda timeout resumes where it stopped. A lease in DynamoDB keeps
-two polls of one instance apart.
+Every page is a checkpoint: its callbacks are enqueued, then the versions it sent are recorded, then the
+cursor (the page cursor to resume from) is saved, so a poll cut short by the Lambda timeout resumes where
+it stopped. A crash between the enqueue and the record re-reads the page and sends the same groups under
+the same eventIds, which the dispatcher recognises. Cost per change sent: one BatchWriteItem unit for its
+version and at most one cursor write for its page (a page sending one change costs two writes, a full
+page of 150 about 1.01 each). A page that sends nothing writes nothing, except the resume point once per
+QUIET_CHECKPOINT_SECONDS, so that a poll cut short in a long quiet stretch re-reads at most that much
+of it; and each pass ends with one cursor write (the next window). A lease in DynamoDB keeps two polls of
+one instance apart.
+
+Every poll ends on the record (POLL#STATUS, the "poll finished" line, and `PollErrors` unless it is
+done, partial, busy or skipped): out of time is `partial` (the client's deadline and the poller's stop
+margin agree, so the poller stops itself before a call could run into Lambda's timeout); any other
+failure is `failed`, with the exception's type (never its message) as the reason, and is raised again
+so that Lambda counts the error.
 """
 
 from __future__ import annotations
@@ -31,7 +44,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..intercom.client import IntercomAuthError, IntercomClient, IntercomError, Page, ScrollExpired
+from ..intercom.client import (
+    DEADLINE_RESERVE,
+    DeadlineReached,
+    IntercomAuthError,
+    IntercomClient,
+    IntercomError,
+    Page,
+    ScrollExpired,
+)
 from ..models.events import EventType, NormalizedEvent
 from ..models.instance import Instance
 from ..models.polling import PollOutcome, ResourcePoll, Target, parse_poller_configuration
@@ -43,6 +64,10 @@ from ..store.cursors import Cursor
 from .jobs import make_jobs
 
 STOP_MARGIN_SECONDS = 20.0  # time kept to checkpoint before Lambda's timeout
+# The poller stops before a page when the client could no longer make the call (its deadline is the
+# stop margin, and it keeps DEADLINE_RESERVE of that for itself): out of time is the poller's decision.
+STOP_BEFORE_PAGE_SECONDS = STOP_MARGIN_SECONDS + DEADLINE_RESERVE
+QUIET_CHECKPOINT_SECONDS = 30.0
 # How far a window reaches back past the previous pass, for records Intercom indexes late.
 INDEX_LAG_SECONDS = {"contacts": 600.0}
 DEFAULT_INDEX_LAG_SECONDS = 120.0
@@ -100,6 +125,7 @@ def poll(
     metrics.add_metric(name="PollsRun", unit=MetricUnit.Count, value=1)
     floor = polling_floor(instance, cursors.polling_since(instance_id))
     refused: dict[str, Any] | None = None
+    failure: Exception | None = None
     client = IntercomClient.for_instance(
         config,
         http=http,
@@ -112,10 +138,10 @@ def poll(
         for name, entry in parse_poller_configuration(
             config.poller_configuration, config.event_objects
         ).items():
-            poller = ResourcePoller(instance, name, entry, client, time_left, now, floor)
-            report.events[name] = poller.run()
+            poller = ResourcePoller(instance, name, entry, client, time_left, now, floor, report.events)
+            poller.run()
             if poller.out_of_time:
-                report.outcome = "partial"
+                report.outcome, report.reason = "partial", "out of time; the next poll resumes"
                 break
     except IntercomAuthError:
         # The token was revoked: keep the cursors (nothing was lost), mark the instance, raise the alarm.
@@ -129,21 +155,45 @@ def poll(
         logger.warning(
             "poll stopped: Intercom unavailable", extra={"instance_id": instance_id, "error": str(exc)}
         )
+    except Exception as exc:  # anything else (a store write refused, a bug): on the record, then raised
+        failure = exc
+        report.outcome, report.reason = "failed", f"poll failed: {_describe(exc)}"
+        metrics.add_metric(name="PollErrors", unit=MetricUnit.Count, value=1)
+        logger.error("poll failed", extra={"instance_id": instance_id, "error": _describe(exc)})
     finally:
-        cursors.release_lock(instance_id, owner)
-    cursors.record_status(
-        instance_id,
-        {
-            "lastPollDate": _iso(now()),
-            "outcome": report.outcome,
-            "reason": report.reason,
-            "events": report.events,
-        },
-        refused=refused,
-        let_in=report.outcome in ("done", "partial"),  # Intercom took the token again
-    )
+        try:
+            cursors.release_lock(instance_id, owner)
+        except Exception as exc:  # the lease runs out by itself; the outcome still goes on the record
+            logger.error(
+                "poll lock not released", extra={"instance_id": instance_id, "error": _describe(exc)}
+            )
+    try:
+        cursors.record_status(
+            instance_id,
+            {
+                "lastPollDate": _iso(now()),
+                "outcome": report.outcome,
+                "reason": report.reason,
+                "events": report.events,
+            },
+            refused=refused,
+            let_in=report.outcome in ("done", "partial"),  # Intercom took the token again
+        )
+    except Exception as exc:
+        logger.error("poll status not recorded", extra={"instance_id": instance_id, "error": _describe(exc)})
+        failure = failure or exc
     logger.info("poll finished", extra={"instance_id": instance_id, **report.as_dict()})
+    if failure is not None:
+        raise failure
     return report
+
+
+def _describe(exc: Exception) -> str:
+    """The exception's type and, for an AWS refusal, its error code: never a message that could carry data."""
+    answer = getattr(exc, "response", None)  # botocore's ClientError carries the parsed answer
+    error = answer.get("Error") if isinstance(answer, dict) else None
+    code = error.get("Code") if isinstance(error, dict) else None
+    return f"{type(exc).__name__} ({code})" if isinstance(code, str) else type(exc).__name__
 
 
 def _skip(report: PollReport, reason: str) -> PollReport:
@@ -180,6 +230,7 @@ class ResourcePoller:
         time_left: Callable[[], float],
         now: Callable[[], float],
         floor: float,
+        counts: dict[str, int],
     ) -> None:
         self.instance = instance
         self.name = name
@@ -189,12 +240,21 @@ class ResourcePoller:
         self.now = now
         self.floor = floor
         self.out_of_time = False
-        self.sent = 0
+        self.counts = counts  # the poll's report: what was sent stays counted if the poll fails later
+        self.counts[name] = 0
+        self.known: dict[str, float] = {}  # versions sent, as read from or written to the store this run
+        self.saved_at = float("-inf")
+
+    @property
+    def sent(self) -> int:
+        return self.counts[self.name]
 
     def run(self) -> int:
         # No cursor (the first poll, or an operator deleted it): the window opens at the floor.
         cursor = cursors.load(self.instance.id, self.name) or Cursor(since=self.floor)
         cursor.since = max(cursor.since, self.floor)  # a cursor older than polling itself
+        if cursor.legacy_seen:
+            self._migrate(cursor)
         resume = cursor.resume or {}
         if float(resume.get("until") or self.floor) < self.floor:
             resume = {}  # a pass cut short before polling last started: that window is closed
@@ -217,13 +277,30 @@ class ResourcePoller:
         except OutOfTime:
             self.out_of_time = True
             return self.sent
-        # The next window starts where this pass started; `seen` need only cover what it overlaps.
+        # The next window starts where this pass started.
         cursor.since = until
         cursor.resume = None
-        keep_from = self._window_start(until)
-        cursor.seen = {rid: version for rid, version in cursor.seen.items() if version >= keep_from}
         cursors.save(self.instance.id, self.name, cursor)
         return self.sent
+
+    def _migrate(self, cursor: Cursor) -> None:
+        """A cursor saved with the old seen map: its entries that a window can still reach become SEEN
+        items, once (idempotent if cut short), and the cursor is saved without the map."""
+        reach = self._window_start(cursor.since)
+        if cursor.resume and cursor.resume.get("start") is not None:
+            reach = min(reach, float(cursor.resume["start"]))
+        keep = {rid: float(v) for rid, v in cursor.legacy_seen.items() if float(v) >= reach}
+        entries = list(keep.items())
+        groups = [
+            dict(entries[i : i + EVENTS_PER_CALLBACK]) for i in range(0, len(entries), EVENTS_PER_CALLBACK)
+        ]
+        cursors.mark_sent(self.instance.id, self.name, groups, self.now())
+        cursor.legacy_seen = {}
+        cursors.save(self.instance.id, self.name, cursor)
+        logger.info(
+            "cursor moved to per-record versions",
+            extra={"instance_id": self.instance.id, "resource": self.name, "records": len(keep)},
+        )
 
     def _window_start(self, since: float) -> float:
         """Back from `since` by `pollDelay` and Intercom's indexing lag, but never behind the floor."""
@@ -241,10 +318,12 @@ class ResourcePoller:
         last_total: int | None = first_total
         restarts = 0
         while True:
-            if self.time_left() < STOP_MARGIN_SECONDS:
+            if self.time_left() < STOP_BEFORE_PAGE_SECONDS:
                 raise OutOfTime
             try:
                 page = self._page(target, start, page_cursor)
+            except DeadlineReached:
+                raise OutOfTime from None  # a wait or a call would run past the stop margin
             except ScrollExpired as exc:
                 restarts += 1
                 if exc.code == "scroll_exists" or restarts > 2:
@@ -259,7 +338,8 @@ class ResourcePoller:
                 first_total = page.total_count
             last_total = page.total_count if page.total_count is not None else last_total
             # Search reads newest first, so an older record ends the pass; a scroll is in no order.
-            reached_start = self._take(page, cursor, start, until) and target.method == "search"
+            sent, reached_start = self._take(page, start, until)
+            reached_start = reached_start and target.method == "search"
             page_cursor = page.next_cursor
             done = reached_start or not page_cursor or (target.method == "scroll" and not page.records)
             cursor.resume = (
@@ -274,9 +354,11 @@ class ResourcePoller:
                     "savedAt": self.now(),
                 }
             )
-            cursors.save(self.instance.id, self.name, cursor)
             if done:
-                break
+                break  # the pass's end is saved by run (or resumed from the start by the next pass)
+            if sent or self.now() - self.saved_at >= QUIET_CHECKPOINT_SECONDS:
+                cursors.save(self.instance.id, self.name, cursor)
+                self.saved_at = self.now()
         return first_total is not None and last_total is not None and last_total < first_total
 
     def _page(self, target: Target, start: float, page_cursor: str | None) -> Page:
@@ -298,12 +380,12 @@ class ResourcePoller:
             order="descending",
         )
 
-    def _take(self, page: Page, cursor: Cursor, start: float, until: float) -> bool:
-        """Enqueue the page's new versions; True once a record older than the window shows up."""
+    def _take(self, page: Page, start: float, until: float) -> tuple[int, bool]:
+        """Enqueue the page's new versions and record them: how many were sent, and whether a record older
+        than the window showed up."""
         dates = self.entry.datesConfiguration
-        fresh: list[tuple[dict[str, Any], NormalizedEvent]] = []
+        candidates: dict[str, tuple[float, dict[str, Any], datetime]] = {}
         reached_start = False
-        poll_date = _iso(until)
         for record in page.records:
             updated = parse_instant(
                 dotted(record, dates.updatedDateField), dates.updatedDateFormat, dates.updatedDateTimezone
@@ -326,14 +408,28 @@ class ResourcePoller:
             if record_id is None:
                 continue
             key = str(record_id)
-            if cursor.seen.get(key, float("-inf")) >= version:
+            if key not in candidates or candidates[key][0] < version:
+                candidates[key] = (version, record, updated)
+        unknown = [key for key in candidates if key not in self.known]
+        if unknown:
+            self.known.update(cursors.sent_versions(self.instance.id, self.name, unknown))
+        poll_date = _iso(until)
+        fresh: list[tuple[dict[str, Any], NormalizedEvent]] = []
+        versions: dict[str, float] = {}
+        for key, (version, record, updated) in candidates.items():
+            if self.known.get(key, float("-inf")) >= version:
                 continue  # this version went out already (an overlapping window, a repeated page)
-            cursor.seen[key] = version
+            versions[key] = version
             fresh.append((record, self._event(record, key, updated, poll_date)))
-        if page.records and not fresh:
-            return reached_start
-        self._enqueue(fresh, until)
-        return reached_start
+        if fresh:
+            groups = self._enqueue(fresh, until)
+            # Recorded a whole callback at a time: if the poll stops halfway, the page read again forms
+            # the callbacks not recorded exactly as before, under the same eventIds.
+            cursors.mark_sent(
+                self.instance.id, self.name, [{k: versions[k] for k in g} for g in groups], self.now()
+            )
+            self.known.update(versions)
+        return len(fresh), reached_start
 
     def _event(
         self, record: dict[str, Any], record_id: str, updated: datetime, poll_date: str
@@ -355,13 +451,14 @@ class ResourcePoller:
             pollDate=poll_date,
         )
 
-    def _enqueue(self, fresh: list[tuple[dict[str, Any], NormalizedEvent]], until: float) -> None:
-        if not fresh:
-            return
+    def _enqueue(self, fresh: list[tuple[dict[str, Any], NormalizedEvent]], until: float) -> list[list[str]]:
+        """Send the callbacks; the record ids of each, in order."""
         jobs = []
+        groups = []
         for part in _parts(fresh):
             records = [record for record, _ in part]
             events = [event for _, event in part]
+            groups.append([event.objectId for event in events])
             raw = {self.name: records, "pollDate": int(until * 1000), "objectType": self.name}
             # The same records at the same versions make the same eventId: a page read twice (a retried
             # poll, a crash between enqueue and checkpoint) is recognised by the dispatcher.
@@ -372,7 +469,7 @@ class ResourcePoller:
                 )
             )
         queue.send(jobs)
-        self.sent += len(fresh)
+        self.counts[self.name] += len(fresh)
         metrics.add_metric(name="EventsEnqueued", unit=MetricUnit.Count, value=len(fresh))
         logger.info(
             "polled changes enqueued",
@@ -383,6 +480,7 @@ class ResourcePoller:
                 "event_ids": [job.eventId for job in jobs],
             },
         )
+        return groups
 
 
 def _parts(

@@ -73,7 +73,8 @@ class ResourcePoll(BaseModel):
             zone(name)
 
 
-PollOutcome = Literal["done", "partial", "busy", "skipped", "unauthorized", "unavailable"]
+# `partial`: out of time, the next poll resumes; `failed`: anything else went wrong (its type in `reason`).
+PollOutcome = Literal["done", "partial", "busy", "skipped", "unauthorized", "unavailable", "failed"]
 
 
 class AuthorizationFailure(BaseModel):

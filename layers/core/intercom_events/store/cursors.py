@@ -1,17 +1,40 @@
-"""Polling state in DynamoDB: one cursor per instance and resource, a lock per instance, a status.
+"""Polling state in DynamoDB: a cursor per instance and resource, what each record last sent, a lock
+per instance, a status.
 
-INSTANCE#<id> / CURSOR#<resource>  where the last complete pass ended, what it sent, where to resume
-INSTANCE#<id> / POLL#LOCK          the lease that keeps two polls of one instance apart
-INSTANCE#<id> / POLL#STATUS        the last poll's outcome, Intercom's refusal of the token (401) until a
-                                   poll is let in again, and when polling started (no poll reaches back
-                                   further); the instance's answer shows it as `pollerStatus`
+INSTANCE#<id> / CURSOR#<resource>        where the last complete pass ended and where an unfinished one
+                                         resumes: a few hundred bytes, however many records changed
+INSTANCE#<id> / SEEN#<resource>#<record> the version (updated time) last sent for that record, with a TTL
+INSTANCE#<id> / POLL#LOCK                the lease that keeps two polls of one instance apart
+INSTANCE#<id> / POLL#STATUS              the last poll's outcome, Intercom's refusal of the token (401)
+                                         until a poll is let in again, and when polling started (no poll
+                                         reaches back further); the instance's answer shows it as
+                                         `pollerStatus`
+
+Why one item per record sent: the versions sent used to live in one map on the cursor item, rewritten
+whole at every page; about 25,000 Intercom ids changed inside one look-back window passed DynamoDB's 400 KB
+item limit and stopped the instance for good. Now the state a page touches is that page's: its ids are
+read with BatchGetItem (100 keys a call, consistent) and only the records it sends are written with
+BatchWriteItem (25 a call), one write unit each. A change sent costs one write, plus at most one cursor
+write for its page; nothing has a ceiling.
+
+The items matter only while a later window's look-back overlaps their version, minutes after the pass
+that sent them. Their TTL (`expiresAt`) is SEEN_RETENTION_SECONDS after they are written, so they still
+hold when an instance that stopped polling (disabled, token refused) is polled again within that time;
+one silent for longer may send the changes of the minutes before its last pass once more. Storage is one
+~100-byte item per record changed in that time, deleted by TTL for free.
+
+A cursor saved by the previous release carries its map (`seen`, compressed JSON): the poller reads it
+once, writes its entries still inside the window as SEEN items, and saves the cursor without it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,20 +43,37 @@ from ..observability import tracer
 from .aws import client
 from .items import from_item, to_item
 
+SEEN_RETENTION_SECONDS = 30 * 86400
+BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
+BATCH_WRITE_ITEMS = 25  # and per BatchWriteItem
+BATCH_ATTEMPTS = 8
+MAX_ID_IN_KEY = 200  # longer ids (a custom idField) are hashed to stay well under the 1 KB sort key
+
+
+class UnprocessedBatch(Exception):
+    """DynamoDB kept refusing part of a batch (throttled) after the retries."""
+
 
 def _key(instance_id: int, sk: str) -> dict[str, Any]:
     return {"pk": {"S": f"INSTANCE#{instance_id}"}, "sk": {"S": sk}}
 
 
+def _seen_key(instance_id: int, resource: str, record_id: str) -> dict[str, Any]:
+    if len(record_id) > MAX_ID_IN_KEY:
+        record_id = "sha256:" + hashlib.sha256(record_id.encode()).hexdigest()
+    return _key(instance_id, f"SEEN#{resource}#{record_id}")
+
+
 @dataclass
 class Cursor:
     """`since`: the start of the next window (the previous pass's start time, epoch seconds).
-    `seen`: record id -> the updated time already sent, for records near the window's edge.
-    `resume`: where an unfinished pass stopped (its window and page cursor), or None."""
+    `resume`: where an unfinished pass stopped (its window and page cursor), or None.
+    `legacy_seen`: the record id -> version map a cursor saved before SEEN items existed; the poller
+    moves it to SEEN items once, and `save` no longer writes it."""
 
     since: float
-    seen: dict[str, float] = field(default_factory=dict)
     resume: dict[str, Any] | None = None
+    legacy_seen: dict[str, float] = field(default_factory=dict)
 
 
 @tracer.capture_method(capture_response=False)
@@ -44,21 +84,86 @@ def load(instance_id: int, resource: str) -> Cursor | None:
     if "Item" not in answer:
         return None
     values = from_item(answer["Item"])
-    # The seen map can hold thousands of ids: compressed, it stays far below DynamoDB's 400 KB item limit.
-    seen = json.loads(zlib.decompress(values["seen"])) if values.get("seen") else {}
-    return Cursor(since=float(values["since"]), seen=seen, resume=values.get("resume"))
+    legacy = json.loads(zlib.decompress(values["seen"])) if values.get("seen") else {}
+    return Cursor(since=float(values["since"]), resume=values.get("resume"), legacy_seen=legacy)
 
 
 @tracer.capture_method(capture_response=False)
 def save(instance_id: int, resource: str, cursor: Cursor) -> None:
-    values: dict[str, Any] = {
-        "since": cursor.since,
-        "seen": zlib.compress(json.dumps(cursor.seen, separators=(",", ":")).encode(), 6),
-        "resume": cursor.resume,
-    }
+    """The whole cursor item, replaced: the window and the resume point only (a legacy map is dropped)."""
+    values: dict[str, Any] = {"since": cursor.since, "resume": cursor.resume}
     client("dynamodb").put_item(
         TableName=settings().table_name, Item={**_key(instance_id, f"CURSOR#{resource}"), **to_item(values)}
     )
+
+
+@tracer.capture_method(capture_response=False)
+def sent_versions(instance_id: int, resource: str, record_ids: Iterable[str]) -> dict[str, float]:
+    """The version last sent of each of `record_ids` that has one (consistent reads)."""
+    wanted = {json.dumps(_seen_key(instance_id, resource, rid), sort_keys=True): rid for rid in record_ids}
+    keys = [json.loads(k) for k in wanted]
+    found: dict[str, float] = {}
+    table = settings().table_name
+    for start in range(0, len(keys), BATCH_GET_KEYS):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": keys[start : start + BATCH_GET_KEYS],
+                "ConsistentRead": True,
+                "ProjectionExpression": "pk, sk, v",
+            }
+        }
+        for items in _batches(lambda r: _get(r, table), request):
+            for item in items:
+                rid = wanted[json.dumps({"pk": item["pk"], "sk": item["sk"]}, sort_keys=True)]
+                found[rid] = float(item["v"]["N"])
+    return found
+
+
+def _get(request: dict[str, Any], table: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    answer = client("dynamodb").batch_get_item(RequestItems=request)
+    return answer.get("Responses", {}).get(table, []), answer.get("UnprocessedKeys") or {}
+
+
+@tracer.capture_method(capture_response=False)
+def mark_sent(instance_id: int, resource: str, groups: list[dict[str, float]], now: float) -> None:
+    """Record the version sent of each record, one small item each. `groups` (one callback's records
+    each, at most BATCH_WRITE_ITEMS) are never split across calls, so a poll stopped between calls has
+    recorded whole callbacks only."""
+    expires = int(now + SEEN_RETENTION_SECONDS)
+    table = settings().table_name
+    batch: list[dict[str, Any]] = []
+    for group in [*groups, {}]:
+        if batch and (not group or len(batch) + len(group) > BATCH_WRITE_ITEMS):
+            for _ in _batches(_write, {table: batch}):
+                pass
+            batch = []
+        batch.extend(
+            {"PutRequest": {"Item": _seen_item(instance_id, resource, rid, v, expires)}}
+            for rid, v in group.items()
+        )
+
+
+def _seen_item(
+    instance_id: int, resource: str, record_id: str, version: float, expires: int
+) -> dict[str, Any]:
+    return {**_seen_key(instance_id, resource, record_id), **to_item({"v": version, "expiresAt": expires})}
+
+
+def _write(request: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    answer = client("dynamodb").batch_write_item(RequestItems=request)
+    return [], answer.get("UnprocessedItems") or {}
+
+
+def _batches(call: Any, request: dict[str, Any]) -> Iterable[list[dict[str, Any]]]:
+    """One batch call, then its unprocessed part again with a growing pause (by hand: boto3's
+    batch_writer retries without pausing and nothing in boto3 retries BatchGetItem's UnprocessedKeys)."""
+    for attempt in range(BATCH_ATTEMPTS):
+        items, request = call(request)
+        yield items
+        if not request:
+            return
+        time.sleep(min(0.05 * 2**attempt, 2.0))
+    raise UnprocessedBatch(f"DynamoDB left part of a batch unprocessed after {BATCH_ATTEMPTS} attempts")
 
 
 @tracer.capture_method(capture_response=False)
