@@ -77,13 +77,21 @@ def _invalid_request(exc: RequestValidationError) -> Response:
     return _error(400, "Invalid request", errors)
 
 
-# Bodies Powertools cannot read. It lets two of them through as errors of its own: a body that is not
-# UTF-8 (API Gateway hands it over in Base64) and a multipart body without a boundary.
+# Bodies Powertools cannot read. It lets three of them through as errors of its own: a body that is not
+# UTF-8 (API Gateway hands it over in Base64), one marked Base64 that is not, and a multipart body
+# without a boundary.
 
 
 @app.exception_handler(UnicodeDecodeError)
 def _not_utf8(_: UnicodeDecodeError) -> Response:
     return _error(400, "Invalid request", [{"field": "body", "message": "not UTF-8 text"}])
+
+
+@app.exception_handler(binascii.Error)
+def _not_base64(_: binascii.Error) -> Response:
+    # Powertools decodes a body marked isBase64Encoded before validation; text that is not Base64 is
+    # the client's fault (a binascii.Error is a ValueError, which would otherwise count as a bug).
+    return _error(400, "Invalid request", [{"field": "body", "message": "not Base64 as announced"}])
 
 
 @app.exception_handler(RequestUnsupportedContentType)
@@ -342,7 +350,11 @@ def _raw_body() -> bytes:
         raise BadRequest("The body is neither text nor Base64") from None
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event holds the caller's Authorization
+# header and, in a create or patch body, the instance's secrets.
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

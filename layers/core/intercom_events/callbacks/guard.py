@@ -177,6 +177,8 @@ def check_callback_url(
     host = parts.hostname
     if not host:
         raise CallbackUrlError("callback URL has no host")
+    if port == 0:
+        raise CallbackUrlError("callback URL's port must be 1 to 65535")  # nothing listens on port 0
     port = port or (443 if scheme == "https" else 80)
     if is_allowed_host(host, port, allowed_hosts):
         return

@@ -14,11 +14,13 @@ from ..intercom import oauth
 from ..models.instance import (
     ELEMENT_KEY,
     KNOWN_KEYS,
+    MASK,
     CreateInstanceBody,
     Instance,
     InstanceAnswer,
     InstanceSettings,
     PatchInstanceBody,
+    is_secret_key,
     settled,
 )
 from ..models.polling import PollerStatus, parse_poller_configuration
@@ -107,6 +109,13 @@ def create(caller: Caller, body: CreateInstanceBody, api_base_url: str) -> Insta
         raise BadRequest("The element key is missing", [{"field": "element.key", "message": "required"}])
     if key.lower() != ELEMENT_KEY:
         raise NotFound(f"No element with key '{key[:64]}'")
+    masked = sorted(_masked_secrets(body.configuration))
+    if masked:
+        # Copied from another instance's answer: the mask is not the secret, and would break this one.
+        raise BadRequest(
+            "A secret is the mask answers show",
+            [{"field": f"configuration.{key}", "message": "send the secret itself"} for key in masked],
+        )
     configuration, config = settled(body.configuration)
     _validate_events(config)
     if config.authentication_type == "oauth2":
@@ -136,6 +145,10 @@ def create(caller: Caller, body: CreateInstanceBody, api_base_url: str) -> Insta
     return answer(instance, api_base_url, token=token)
 
 
+def _masked_secrets(configuration: dict[str, Any]) -> set[str]:
+    return {key for key, value in configuration.items() if value == MASK and is_secret_key(key)}
+
+
 def get_owned(caller: Caller, instance_id: int) -> Instance:
     """Another user's instance, or one an Element token does not open, is a 404, as if it did not exist."""
     instance = store.get(instance_id) if caller.may_open(instance_id) else None
@@ -156,16 +169,20 @@ def patch(caller: Caller, instance_id: int, body: PatchInstanceBody) -> Instance
         changes["name"] = body.name
     if body.tags is not None:
         changes["tags"] = body.tags
-    if body.configuration is not None:
+    given = body.configuration
+    if given is not None:
+        # An answer shows each secret as the mask: a configuration sent back as it was read keeps them.
+        masked = _masked_secrets(given)
+        given = {k: v for k, v in given.items() if k not in masked}
         # Both maps have canonical keys: a key under any spelling replaces the stored one.
-        configuration, config = settled({**instance.configuration, **body.configuration})
+        configuration, config = settled({**instance.configuration, **given})
         _validate_events(config)
         changes["configuration"] = configuration
     updated = instance.model_copy(update=changes)
     store.save(updated)
     _sync_schedule(updated, was_polling=_polls(instance))
     # Key names only, and of the client's own keys only how many: they are free text of any length.
-    changed = body.configuration or {}
+    changed = given or {}
     known = sorted(k for k in changed if k in KNOWN_KEYS.values())
     logger.info(
         "instance changed",

@@ -32,12 +32,15 @@ ELEMENT_KEY = "intercom"
 MASK = "********"
 
 # Configuration keys whose values are secrets: sealed with KMS at rest, masked in every answer, never logged.
+# The callback headers count as one: they are where a receiver's own credential goes (`Authorization:
+# Bearer ...`, `X-Api-Key`), so the whole map is sealed and answered as the mask.
 SECRET_KEYS = frozenset(
     {
         "oauth.api.secret",
         "intercom.access.token",
         "event.notification.signature.key",
         "event.notification.basic.password",
+        "event.notification.callback.headers",
     }
 )
 
@@ -57,7 +60,7 @@ URL_MAX_LENGTH = 2048
 REFRESH_INTERVAL_MAX = 10_080  # minutes: a week
 HEADERS_MAX = 50
 HEADER_NAME_MAX_LENGTH = 256
-HEADER_VALUE_MAX_LENGTH = 4096
+HEADER_VALUE_MAX_LENGTH = 2048  # sealed with the other secrets, 4 KB in all
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2's token
 HEADER_VALUE = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")  # visible ASCII, SP/HTAB inside only
 BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")  # what an Authorization: Bearer header can carry
@@ -74,8 +77,26 @@ def normalized_key(key: str) -> str:
     """A configuration key as compared with the known ones: case, punctuation and spacing ignored and
     Unicode compatibility forms folded, so "oauth.api.secret", "oauth_api_secret", "OAUTH.API.SECRET" and
     "oauthApiSecret" are one key."""
-    folded = unicodedata.normalize("NFKC", key).casefold()
+    # NFKD splits accents off their letters ("óauth" is "o" + U+0301), so a decorated spelling is one too.
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", key)).casefold()
     return "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
+
+
+def lookalike_of(key: str) -> str | None:
+    """The known key that `key` imitates with letters of another alphabet ("oauth.api.secret" with a
+    Cyrillic o, U+043E), or None. Such a key would otherwise be a client's own, its value in the clear."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", key)).casefold()
+    kept = [ch for ch in folded if ch.isalnum()]
+    if all(ch.isascii() for ch in kept) or not any(ch.isascii() for ch in kept):
+        return None  # one alphabet: a client's own key ("ключ", "регион"), or a known one
+    # Each letter outside ASCII stands for any one letter of a known key's normalized form.
+    pattern = re.compile("".join(re.escape(ch) if ch.isascii() else "." for ch in kept))
+    return next((name for spelling, name in KNOWN_KEYS.items() if pattern.fullmatch(spelling)), None)
+
+
+def has_secret(value: Any) -> bool:
+    """Whether a secret key's value holds anything to seal and mask (an empty header map does not)."""
+    return value not in (None, "", {})
 
 
 def is_secret_key(key: str) -> bool:
@@ -159,6 +180,10 @@ def _known_keys(value: Any) -> Any:
         if problem:
             problems.append(((), problem))
             continue
+        imitated = lookalike_of(key)
+        if imitated:
+            problems.append(((), f"a key looks like {imitated} but has letters of another alphabet"))
+            continue
         name = KNOWN_KEYS.get(normalized_key(key)) or str(key)
         if name in canonical and canonical[name] != item:
             problems.append(((name,), "given twice, under two spellings, with different values"))
@@ -206,7 +231,7 @@ Tag = Annotated[
 
 def storage_problem(configuration: dict[str, Any], secrets_max: int, configuration_max: int) -> str | None:
     """Why `configuration` would not fit the store, or None. Sizes only: the message names no value."""
-    secrets = {k: v for k, v in configuration.items() if is_secret_key(k) and v not in (None, "")}
+    secrets = {k: v for k, v in configuration.items() if is_secret_key(k) and has_secret(v)}
     if len(json.dumps(secrets).encode()) > secrets_max:
         return f"the secrets ({', '.join(sorted(secrets))}) take more than {secrets_max} bytes together"
     if len(json.dumps(configuration, ensure_ascii=False).encode()) > configuration_max:
@@ -561,7 +586,4 @@ class Instance(BaseModel):
         return parse_settings(self.configuration)
 
     def public_configuration(self) -> dict[str, Any]:
-        return {
-            k: (MASK if is_secret_key(k) and v not in (None, "") else v)
-            for k, v in self.configuration.items()
-        }
+        return {k: (MASK if is_secret_key(k) and has_secret(v) else v) for k, v in self.configuration.items()}
