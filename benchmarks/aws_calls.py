@@ -9,39 +9,16 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT)]
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "ORGANIZATION_SECRET": "dev-organization-secret",
-        "USER_SECRET": "dev-user-secret",
-        "CALLBACK_ALLOWED_HOSTS": "127.0.0.1,localhost,app.example.com",
-        "ALLOW_HTTP_CALLBACKS": "true",
-        "POWERTOOLS_SERVICE_NAME": "intercom-events",
-        "POWERTOOLS_METRICS_NAMESPACE": "IntercomEvents",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "PYTHONWARNINGS": "ignore",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from benchmarks.in_process import ROOT, load, prepare
 
-import warnings  # noqa: E402
+prepare()
 
 import botocore.client  # noqa: E402
-
-warnings.filterwarnings("ignore", message="No application metrics")
 from moto import mock_aws  # noqa: E402
 
 calls: Counter[str] = Counter()
@@ -51,16 +28,6 @@ _original = botocore.client.BaseClient._make_api_call
 def _counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
     calls[f"{self.meta.service_model.service_name}:{operation}"] += 1
     return _original(self, operation, params)
-
-
-def load(function: str) -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def measure(label: str, action: Any, runs: int = 1) -> Any:

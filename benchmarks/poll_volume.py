@@ -17,48 +17,17 @@ import resource
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT)]
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "ORGANIZATION_SECRET": "dev-organization-secret",
-        "USER_SECRET": "dev-user-secret",
-        "CALLBACK_ALLOWED_HOSTS": "127.0.0.1,localhost,app.example.com",
-        "ALLOW_HTTP_CALLBACKS": "true",
-        "POWERTOOLS_SERVICE_NAME": "intercom-events",
-        "POWERTOOLS_METRICS_NAMESPACE": "IntercomEvents",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "PYTHONWARNINGS": "ignore",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from benchmarks.in_process import ROOT, load, prepare
 
-import warnings  # noqa: E402
+prepare()
 
-warnings.filterwarnings("ignore", message="No application metrics")
 from moto import mock_aws  # noqa: E402
 
 LAMBDA_SECONDS = 300.0
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 TOKEN = "sample-access-token"  # noqa: S105 - the sample event's token
-
-
-def load(function: str) -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def count_dynamodb(counted: Counter[str]) -> None:
