@@ -9,16 +9,8 @@ import json
 import time
 from typing import Any
 
-import pytest
-
 from tests.conftest import http_answer, load_event
 from tests.integration.test_polling import TOKEN, run_poller
-
-
-@pytest.fixture
-def workspace(intercom) -> Any:
-    intercom.issue_token(token=TOKEN)
-    return intercom.workspace
 
 
 def shown(api) -> dict[str, Any]:

@@ -20,14 +20,7 @@ from intercom_events.store import cursors
 
 from local.lambda_runtime import LocalFunction
 from tests.conftest import http_answer, load_event
-
-TOKEN = "sample-access-token"
-
-
-@pytest.fixture
-def workspace(intercom) -> Any:
-    intercom.issue_token(token=TOKEN)
-    return intercom.workspace
+from tests.integration.conftest import TOKEN
 
 
 @pytest.fixture

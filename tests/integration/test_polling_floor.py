@@ -22,16 +22,10 @@ from intercom_events.store import cursors
 
 from local.lambda_runtime import LocalFunction
 from tests.conftest import http_answer, load_event
-from tests.integration.test_polling import TOKEN, iso, poll_once, run_poller, schedule, take_events
+from tests.integration.test_polling import iso, poll_once, run_poller, schedule, take_events
 
 OFFSETS = (-60, -1, 0, 1)  # seconds from the creation second
 SENT = (0, 1)
-
-
-@pytest.fixture
-def workspace(intercom) -> Any:
-    intercom.issue_token(token=TOKEN)
-    return intercom.workspace
 
 
 def create(api, poller_configuration: dict[str, Any] | None = None) -> int:

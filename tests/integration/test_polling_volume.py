@@ -24,16 +24,10 @@ from intercom_events.store import cursors
 from intercom_events.store.aws import client
 
 from tests.conftest import http_answer, load_event
-from tests.integration.test_polling import TOKEN, iso, poll_once, take_events, versions
+from tests.integration.test_polling import iso, poll_once, take_events, versions
 
 BULK = 3_200
 CURSOR_ITEM_BYTES = 1_000  # the old item held ~12 bytes per id sent: 3,200 ids were ~40 KB
-
-
-@pytest.fixture
-def workspace(intercom) -> Any:
-    intercom.issue_token(token=TOKEN)
-    return intercom.workspace
 
 
 @pytest.fixture

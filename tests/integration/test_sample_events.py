@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -48,14 +47,8 @@ def test_every_function_has_sample_events_and_each_is_tried_below() -> None:
     assert set(EVENTS) == set(API_ANSWERS) | OTHERS
 
 
-@pytest.fixture
-def sample_intercom(intercom: Any) -> Any:
-    intercom.issue_token(token="sample-access-token")  # the sample events' private app
-    return intercom
-
-
 @pytest.mark.parametrize("name", sorted(API_ANSWERS))
-def test_the_api_sample_event_gets_its_answer(api, aws, sample_intercom, name: str) -> None:
+def test_the_api_sample_event_gets_its_answer(api, aws, workspace, name: str) -> None:
     needs, expected = API_ANSWERS[name]
     if needs:
         status, answer = http_answer(api, load_event(needs))
@@ -89,7 +82,7 @@ def test_the_dispatcher_sample_batch_is_delivered(api, dispatcher, receiver) -> 
     assert callback.json()["message"]["eventId"] == job["eventId"]
 
 
-def test_the_poller_sample_event_polls_instance_1(api, poller, sample_intercom) -> None:
+def test_the_poller_sample_event_polls_instance_1(api, poller, workspace) -> None:
     assert http_answer(api, load_event(POLLING))[0] == 200
 
     report = LocalFunction("poller", poller.lambda_handler, timeout_seconds=300).invoke(
