@@ -21,7 +21,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_events import json_body
 from intercom_events.errors import BadRequest, DomainError
-from intercom_events.logic import auth, events, instances, intake
+from intercom_events.logic import auth, backfill, events, instances, intake
+from intercom_events.models.backfill import BackfillBody, BackfillStatus
 from intercom_events.models.instance import CreateInstanceBody, InstanceAnswer, PatchInstanceBody
 from intercom_events.observability import logger, metrics, tracer
 from intercom_events.store import instances as instance_store
@@ -131,6 +132,7 @@ _ERROR_ANSWERS = {
     "400": "Invalid request; `errors` names each bad field",
     "401": "Missing or wrong authorization",
     "404": "No such instance, element or route",
+    "409": "A backfill of this instance is running already",
     "410": "The instance was deleted",
     "415": "The body is not application/json",
 }
@@ -142,6 +144,7 @@ _ANSWERS = {
     ("get", "/elements/intercom/oauth/url"): ("200", ("400", "401")),
     ("get", "/instances"): ("200", ("401",)),
     ("post", "/instances/{instance_id}/poll"): ("202", ("400", "401", "404")),
+    ("post", "/instances/{instance_id}/backfill"): ("202", ("400", "401", "404", "409", "415")),
     ("post", "/instances/{instance_id}/events/retry"): ("202", ("400", "401", "404")),
     ("post", "/instances/{instance_id}/events/{event_id}/retry"): ("202", ("400", "401", "404")),
     ("head", "/events/intercom/{encoded_id}"): ("200", ("404", "410")),
@@ -289,6 +292,24 @@ def disable_token_instance() -> dict[str, Any]:
 def poll_instance(instance_id: InstanceId) -> Response[dict[str, Any]]:
     instances.poll_now(_caller(), instance_id)
     return Response(202, content_types.APPLICATION_JSON, {"instanceId": instance_id, "status": "scheduled"})
+
+
+@app.post(f"{BASE}/instances/<instance_id>/backfill", tags=["Polling"])
+def start_backfill(instance_id: InstanceId, body: BackfillBody) -> Response[BackfillStatus]:
+    """Read the instance's resources again from `since` and send each record's current version once,
+    marked as a backfill; it runs beside the scheduled polls, starting within a minute."""
+    status = backfill.start(_caller(), instance_id, body)
+    return Response(202, content_types.APPLICATION_JSON, status)
+
+
+@app.get(f"{BASE}/instances/<instance_id>/backfill", tags=["Polling"])
+def get_backfill(instance_id: InstanceId) -> BackfillStatus:
+    return backfill.get(_caller(), instance_id)
+
+
+@app.delete(f"{BASE}/instances/<instance_id>/backfill", tags=["Polling"])
+def cancel_backfill(instance_id: InstanceId) -> BackfillStatus:
+    return backfill.cancel(_caller(), instance_id)
 
 
 @app.get(f"{BASE}/instances/<instance_id>/events", tags=["Events"])

@@ -1,4 +1,5 @@
-"""The poller function: one scheduled poll of one instance (`{"instanceId": <id>}` from its schedule).
+"""The poller function: one scheduled poll of one instance (`{"instanceId": <id>}` from its schedule),
+or one run of its backfill (`{"instanceId": <id>, "backfill": "<backfill id>"}` from the backfill's).
 
 Wiring only: the decorator stack and one logic call.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from intercom_events.logic import polling
+from intercom_events.logic import backfill, polling
 from intercom_events.observability import logger, metrics, tracer
 
 
@@ -21,6 +22,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise ValueError('The poller expects {"instanceId": <whole number>} from its schedule')
     instance_id = int(instance_id)
     logger.append_keys(instance_id=instance_id)
+    backfill_id = event.get("backfill")
+    if backfill_id is not None:
+        if not isinstance(backfill_id, str) or not 0 < len(backfill_id) <= 64:
+            raise ValueError('A backfill run expects {"backfill": "<backfill id>"} from its schedule')
+        logger.append_keys(backfill_id=backfill_id)
+        return backfill.run(
+            instance_id,
+            backfill_id,
+            time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+            owner=context.aws_request_id,
+        )
     report = polling.poll(
         instance_id,
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,

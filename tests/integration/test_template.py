@@ -423,6 +423,28 @@ def test_delivery_failures_and_poller_authorisation_errors_raise_alarms(template
     assert (int(auth["Threshold"]), auth["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
 
 
+def test_failed_polls_and_a_stuck_instance_raise_alarms_that_tell_when_they_clear(
+    template: dict[str, Any],
+) -> None:
+    found = product_metric_alarms(template)
+    assert {"PollErrors", "PollerStuck"} <= set(found)
+    assert referenced_id(found["PollErrors"]["Threshold"]) in template["Parameters"]
+    stuck = found["PollerStuck"]
+    # Raised once per failed poll of a stuck instance, every refresh interval: one in the last hour.
+    assert (int(stuck["Threshold"]), stuck["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert int(stuck["Period"]) * int(stuck["EvaluationPeriods"]) >= 3600
+    assert int(stuck["DatapointsToAlarm"]) == 1
+    for name in ("PollErrors", "PollerStuck"):
+        assert found[name]["OKActions"] == found[name]["AlarmActions"], name
+
+
+def test_every_alarm_on_the_functions_metrics_watches_a_metric_they_publish(template: dict[str, Any]) -> None:
+    """A renamed or dropped metric would leave its alarm silent for good (missing data: not breaching)."""
+    alarmed = set(product_metric_alarms(template))
+    assert alarmed
+    assert alarmed - published_metric_names() == set()
+
+
 def test_alarms_on_the_functions_metrics_use_the_namespace_and_service_they_publish_under(
     template: dict[str, Any],
 ) -> None:

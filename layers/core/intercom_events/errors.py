@@ -32,3 +32,9 @@ class UpstreamError(DomainError):
     """Intercom refused or failed (a 400 to our caller: their code or credentials were bad)."""
 
     status = 400
+
+
+class Conflict(DomainError):
+    """The request clashes with work under way (a backfill already running)."""
+
+    status = 409

@@ -71,8 +71,8 @@ class Outcome:
 
 
 def callback_body(job: CallbackJob, instance: Instance) -> dict[str, Any]:
-    """Open Connectors' callback body (SPEC §6)."""
-    return {
+    """Open Connectors' callback body (SPEC §6); a backfill's callbacks say so in `message.backfill`."""
+    body: dict[str, Any] = {
         "severity": "medium",
         "createdDate": job.createdDate,
         "topic": f"instance-{instance.id}-intercom-events",
@@ -93,6 +93,9 @@ def callback_body(job: CallbackJob, instance: Instance) -> dict[str, Any]:
             "events": [event.as_callback_dict() for event in job.events[: EVENTS_PER_CALLBACK[job.source]]],
         },
     }
+    if job.backfillId is not None:
+        body["message"]["backfill"] = {"id": job.backfillId}
+    return body
 
 
 def _state(instance_id: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from ..models.events import CallbackJob, NormalizedEvent
 
 # Callback size limits of SPEC §6: a larger set is split, each part carrying the whole raw.
-EVENTS_PER_CALLBACK = {"webhook": 20, "polling": 10}
+EVENTS_PER_CALLBACK = {"webhook": 20, "polling": 10, "backfill": 10}
 _NAMESPACE = uuid.UUID("5b1c7c4e-54a8-4d8e-9a53-2a8b3d3c9e10")
 
 
@@ -21,12 +21,13 @@ def java_date(moment: datetime) -> str:
 
 def make_jobs(
     instance_id: int,
-    source: Literal["webhook", "polling"],
+    source: Literal["webhook", "polling", "backfill"],
     origin_key: str,
     raw: dict[str, Any],
     events: Sequence[NormalizedEvent],
     now: datetime,
     intercom_notification_id: str | None = None,
+    backfill_id: str | None = None,
 ) -> list[CallbackJob]:
     """`origin_key` names what the events came from (a notification id, a poll window), so the same
     input always yields the same eventIds: a resent notification is recognised downstream."""
@@ -46,6 +47,7 @@ def make_jobs(
                 raw=raw,
                 events=part,
                 intercomNotificationId=intercom_notification_id,
+                backfillId=backfill_id,
             )
         )
     return jobs

@@ -32,7 +32,9 @@ Every poll ends on the record (POLL#STATUS, the "poll finished" line, and `PollE
 done, partial, busy or skipped): out of time is `partial` (the client's deadline and the poller's stop
 margin agree, so the poller stops itself before a call could run into Lambda's timeout); any other
 failure is `failed`, with the exception's type (never its message) as the reason, and is raised again
-so that Lambda counts the error.
+so that Lambda counts the error. Failed or unavailable polls in a row are counted on the record until one
+makes progress; from STUCK_AFTER_FAILURES on, each raises `PollerStuck` (docs/operations.md says how to
+read the reason, and the way out).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from ..intercom.client import (
     DEADLINE_RESERVE,
@@ -60,7 +62,7 @@ from ..observability import MetricUnit, logger, metrics
 from ..polling.dates import parse_instant
 from ..store import cursors, queue
 from ..store import instances as instance_store
-from ..store.cursors import Cursor
+from ..store.cursors import Cursor, FailureRun
 from .jobs import make_jobs
 
 STOP_MARGIN_SECONDS = 20.0  # time kept to checkpoint before Lambda's timeout
@@ -78,6 +80,10 @@ MAX_PASSES = 3
 SCROLL_RESUME_SECONDS = 45.0  # Intercom drops an idle scroll after a minute
 EVENTS_PER_CALLBACK = 10
 MAX_JOB_BYTES = 200_000  # under SQS's 256 KB with room for the envelope
+# Failed polls in a row after which an instance counts as stuck (`PollerStuck`, its alarm): 45 minutes at
+# the default interval, as one failure is made good by the next poll. A `failed` poll is raised and Lambda
+# retries it twice, so one scheduled poll failing for good counts three.
+STUCK_AFTER_FAILURES = 3
 
 
 @dataclass
@@ -126,6 +132,7 @@ def poll(
     floor = polling_floor(instance, cursors.polling_since(instance_id))
     refused: dict[str, Any] | None = None
     failure: Exception | None = None
+    where = ""  # " while polling <resource>", for the reason of a failure: the cursor to look at
     client = IntercomClient.for_instance(
         config,
         http=http,
@@ -138,6 +145,7 @@ def poll(
         for name, entry in parse_poller_configuration(
             config.poller_configuration, config.event_objects
         ).items():
+            where = f" while polling {name}"
             poller = ResourcePoller(instance, name, entry, client, time_left, now, floor, report.events)
             poller.run()
             if poller.out_of_time:
@@ -146,32 +154,32 @@ def poll(
     except IntercomAuthError:
         # The token was revoked: keep the cursors (nothing was lost), mark the instance, raise the alarm.
         report.outcome, report.reason = "unauthorized", "Intercom answered 401: the access token was revoked"
-        refused = {"date": _iso(now()), "message": report.reason}
+        refused = {"date": iso(now()), "message": report.reason}
         metrics.add_metric(name="PollerAuthErrors", unit=MetricUnit.Count, value=1)
         logger.error("poll refused by Intercom: token revoked", extra={"instance_id": instance_id})
     except IntercomError as exc:
-        report.outcome, report.reason = "unavailable", f"Intercom unavailable ({exc.status or 'network'})"
+        answered = " ".join(str(part) for part in (exc.status or "network", exc.code) if part)
+        report.outcome, report.reason = "unavailable", f"Intercom unavailable ({answered}){where}"
         metrics.add_metric(name="PollErrors", unit=MetricUnit.Count, value=1)
         logger.warning(
             "poll stopped: Intercom unavailable", extra={"instance_id": instance_id, "error": str(exc)}
         )
     except Exception as exc:  # anything else (a store write refused, a bug): on the record, then raised
         failure = exc
-        report.outcome, report.reason = "failed", f"poll failed: {_describe(exc)}"
+        report.outcome, report.reason = "failed", f"poll failed: {describe(exc)}{where}"
         metrics.add_metric(name="PollErrors", unit=MetricUnit.Count, value=1)
-        logger.error("poll failed", extra={"instance_id": instance_id, "error": _describe(exc)})
+        logger.error("poll failed", extra={"instance_id": instance_id, "error": describe(exc)})
     finally:
         try:
             cursors.release_lock(instance_id, owner)
         except Exception as exc:  # the lease runs out by itself; the outcome still goes on the record
-            logger.error(
-                "poll lock not released", extra={"instance_id": instance_id, "error": _describe(exc)}
-            )
+            logger.error("poll lock not released", extra={"instance_id": instance_id, "error": describe(exc)})
+    run = FailureRun()
     try:
-        cursors.record_status(
+        run = cursors.record_status(
             instance_id,
             {
-                "lastPollDate": _iso(now()),
+                "lastPollDate": iso(now()),
                 "outcome": report.outcome,
                 "reason": report.reason,
                 "events": report.events,
@@ -180,15 +188,26 @@ def poll(
             let_in=report.outcome in ("done", "partial"),  # Intercom took the token again
         )
     except Exception as exc:
-        logger.error("poll status not recorded", extra={"instance_id": instance_id, "error": _describe(exc)})
+        logger.error("poll status not recorded", extra={"instance_id": instance_id, "error": describe(exc)})
         failure = failure or exc
+    if report.outcome in cursors.FAILING_OUTCOMES and run.count >= STUCK_AFTER_FAILURES:
+        metrics.add_metric(name="PollerStuck", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "poller stuck",
+            extra={
+                "instance_id": instance_id,
+                "consecutive_failures": run.count,
+                "failing_since": run.since,
+                "reason": report.reason,
+            },
+        )
     logger.info("poll finished", extra={"instance_id": instance_id, **report.as_dict()})
     if failure is not None:
         raise failure
     return report
 
 
-def _describe(exc: Exception) -> str:
+def describe(exc: Exception) -> str:
     """The exception's type and, for an AWS refusal, its error code: never a message that could carry data."""
     answer = getattr(exc, "response", None)  # botocore's ClientError carries the parsed answer
     error = answer.get("Error") if isinstance(answer, dict) else None
@@ -207,7 +226,7 @@ def polling_floor(instance: Instance, polling_since: float | None) -> float:
     return max(_epoch(instance.created_date), polling_since or float("-inf"))
 
 
-def _iso(epoch: float) -> str:
+def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -219,7 +238,15 @@ def dotted(record: dict[str, Any], path: str) -> Any:
 
 
 class ResourcePoller:
-    """One resource of one instance: a pass over its window, page by page, each page a checkpoint."""
+    """One resource of one instance: a pass over its window, page by page, each page a checkpoint.
+
+    A backfill (logic/backfill.py) reads the same way with its own window, checkpoint and record of what
+    it sent: the class attributes below are what it changes."""
+
+    source: Literal["polling", "backfill"] = "polling"
+    retention: float = cursors.SEEN_RETENTION_SECONDS  # how long a version sent is remembered
+    cut_at_until = False  # send nothing changed after the pass began, whatever filterByCurrentDate says
+    backfill_id: str | None = None
 
     def __init__(
         self,
@@ -244,6 +271,8 @@ class ResourcePoller:
         self.counts[name] = 0
         self.known: dict[str, float] = {}  # versions sent, as read from or written to the store this run
         self.saved_at = float("-inf")
+        self.scope = cursors.seen_scope(name)
+        self.origin = name  # what the callbacks' eventIds are derived from, with the records' versions
 
     @property
     def sent(self) -> int:
@@ -261,6 +290,17 @@ class ResourcePoller:
         until = float(resume.get("until") or self.now())
         # A resumed pass keeps its window, but never one that reaches behind the floor.
         start = max(float(resume.get("start") or self._window_start(cursor.since)), self.floor)
+        if not self._passes(cursor, start, until, resume):
+            return self.sent
+        # The next window starts where this pass started.
+        cursor.since = until
+        cursor.resume = None
+        cursors.save(self.instance.id, self.name, cursor)
+        return self.sent
+
+    def _passes(self, cursor: Cursor, start: float, until: float, resume: dict[str, Any]) -> bool:
+        """Read the window [start, until] to its end, again while records vanish under the reading:
+        False when time ran out first (the last checkpoint holds where to resume)."""
         target = self.entry.target(datetime.fromtimestamp(cursor.since, UTC))
         passes = int(resume.get("pass", 1))
         try:
@@ -268,7 +308,7 @@ class ResourcePoller:
                 shrank = self._pass(cursor, target, start, until, passes, resume)
                 resume = {}
                 if not (shrank and passes < MAX_PASSES):
-                    break
+                    return True
                 passes += 1
                 logger.info(
                     "records vanished during the pass; reading the window again",
@@ -276,12 +316,7 @@ class ResourcePoller:
                 )
         except OutOfTime:
             self.out_of_time = True
-            return self.sent
-        # The next window starts where this pass started.
-        cursor.since = until
-        cursor.resume = None
-        cursors.save(self.instance.id, self.name, cursor)
-        return self.sent
+            return False
 
     def _migrate(self, cursor: Cursor) -> None:
         """A cursor saved with the old seen map: its entries that a window can still reach become SEEN
@@ -294,7 +329,7 @@ class ResourcePoller:
         groups = [
             dict(entries[i : i + EVENTS_PER_CALLBACK]) for i in range(0, len(entries), EVENTS_PER_CALLBACK)
         ]
-        cursors.mark_sent(self.instance.id, self.name, groups, self.now())
+        cursors.mark_sent(self.instance.id, self.scope, groups, self.now())
         cursor.legacy_seen = {}
         cursors.save(self.instance.id, self.name, cursor)
         logger.info(
@@ -357,9 +392,13 @@ class ResourcePoller:
             if done:
                 break  # the pass's end is saved by run (or resumed from the start by the next pass)
             if sent or self.now() - self.saved_at >= QUIET_CHECKPOINT_SECONDS:
-                cursors.save(self.instance.id, self.name, cursor)
+                self._checkpoint(cursor)
                 self.saved_at = self.now()
         return first_total is not None and last_total is not None and last_total < first_total
+
+    def _checkpoint(self, cursor: Cursor) -> None:
+        """Keep where the pass is, so that a poll cut short resumes from here."""
+        cursors.save(self.instance.id, self.name, cursor)
 
     def _page(self, target: Target, start: float, page_cursor: str | None) -> Page:
         if target.method == "scroll":
@@ -402,7 +441,7 @@ class ResourcePoller:
                 continue
             if version < self.floor:
                 continue  # without filterByUpdatedDate the url's filter picks; none from before goes out
-            if self.entry.filterByCurrentDate and version > until:
+            if (self.cut_at_until or self.entry.filterByCurrentDate) and version > until:
                 continue  # changed after this pass began: the next poll's
             record_id = dotted(record, self.entry.idField)
             if record_id is None:
@@ -412,8 +451,8 @@ class ResourcePoller:
                 candidates[key] = (version, record, updated)
         unknown = [key for key in candidates if key not in self.known]
         if unknown:
-            self.known.update(cursors.sent_versions(self.instance.id, self.name, unknown))
-        poll_date = _iso(until)
+            self.known.update(cursors.sent_versions(self.instance.id, self.scope, unknown))
+        poll_date = iso(until)
         fresh: list[tuple[dict[str, Any], NormalizedEvent]] = []
         versions: dict[str, float] = {}
         for key, (version, record, updated) in candidates.items():
@@ -426,7 +465,11 @@ class ResourcePoller:
             # Recorded a whole callback at a time: if the poll stops halfway, the page read again forms
             # the callbacks not recorded exactly as before, under the same eventIds.
             cursors.mark_sent(
-                self.instance.id, self.name, [{k: versions[k] for k in g} for g in groups], self.now()
+                self.instance.id,
+                self.scope,
+                [{k: versions[k] for k in g} for g in groups],
+                self.now(),
+                self.retention,
             )
             self.known.update(versions)
         return len(fresh), reached_start
@@ -444,7 +487,7 @@ class ResourcePoller:
             and abs((updated - created).total_seconds()) <= self.entry.createdCheckTolerance
         )
         return NormalizedEvent(
-            date=_iso(updated.timestamp()),
+            date=iso(updated.timestamp()),
             eventType=EventType.CREATED if is_new else EventType.UPDATED,
             objectId=record_id,
             objectType=self.name,
@@ -465,7 +508,13 @@ class ResourcePoller:
             origin = hashlib.sha256("|".join(f"{e.objectId}@{e.date}" for e in events).encode()).hexdigest()
             jobs.extend(
                 make_jobs(
-                    self.instance.id, "polling", f"{self.name}:{origin}", raw, events, datetime.now(UTC)
+                    self.instance.id,
+                    self.source,
+                    f"{self.origin}:{origin}",
+                    raw,
+                    events,
+                    datetime.now(UTC),
+                    backfill_id=self.backfill_id,
                 )
             )
         queue.send(jobs)

@@ -40,9 +40,10 @@ class CallbackJob(BaseModel):
     instanceId: int
     eventId: str
     notificationId: str  # the callback body's `id`
-    source: Literal["webhook", "polling"]
+    source: Literal["webhook", "polling", "backfill"]  # backfill: a poll of the past asked for on purpose
     createdDate: str  # Java Date.toString() form, as Open Connectors writes it
     enqueuedAt: str  # ISO-8601 UTC; part of the event log's sort key
     raw: dict[str, Any]
     events: list[NormalizedEvent] = Field(min_length=1)
     intercomNotificationId: str | None = None
+    backfillId: str | None = None  # the backfill that sent it; the callback says so

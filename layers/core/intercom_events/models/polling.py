@@ -94,6 +94,12 @@ class PollerStatus(BaseModel):
     reason: str | None = None
     events: dict[str, int] | None = Field(None, description="events the last poll sent, by object type")
     authorizationFailure: AuthorizationFailure | None = None
+    consecutiveFailures: int | None = Field(
+        None,
+        description="polls in a row that failed or found Intercom unavailable, since the last that made "
+        "progress (done or partial); from 3 on the instance counts as stuck and raises PollerStuck",
+    )
+    failingSince: str | None = Field(None, description="when the first of those failed polls ran")
 
     @classmethod
     def from_record(cls, values: dict[str, Any]) -> PollerStatus:

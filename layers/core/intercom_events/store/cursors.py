@@ -5,8 +5,12 @@ INSTANCE#<id> / CURSOR#<resource>        where the last complete pass ended and 
                                          resumes: a few hundred bytes, however many records changed
 INSTANCE#<id> / SEEN#<resource>#<record> the version (updated time) last sent for that record, with a TTL
 INSTANCE#<id> / POLL#LOCK                the lease that keeps two polls of one instance apart
+INSTANCE#<id> / BACKFILL#LOCK            the same for backfills (one runs beside the scheduled polls)
+INSTANCE#<id> / BACKFILL#<run>#SEEN#<resource>#<record>
+                                         what one backfill sent, so it sends each record once
 INSTANCE#<id> / POLL#STATUS              the last poll's outcome, Intercom's refusal of the token (401)
-                                         until a poll is let in again, and when polling started (no poll
+                                         until a poll is let in again, the run of failed polls since the
+                                         last that made progress, and when polling started (no poll
                                          reaches back further); the instance's answer shows it as
                                          `pollerStatus`
 
@@ -47,6 +51,8 @@ SEEN_RETENTION_SECONDS = 30 * 86400
 BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
 BATCH_WRITE_ITEMS = 25  # and per BatchWriteItem
 BATCH_ATTEMPTS = 8
+POLL_LOCK = "POLL#LOCK"
+BACKFILL_LOCK = "BACKFILL#LOCK"
 MAX_ID_IN_KEY = 200  # longer ids (a custom idField) are hashed to stay well under the 1 KB sort key
 
 
@@ -58,10 +64,20 @@ def _key(instance_id: int, sk: str) -> dict[str, Any]:
     return {"pk": {"S": f"INSTANCE#{instance_id}"}, "sk": {"S": sk}}
 
 
-def _seen_key(instance_id: int, resource: str, record_id: str) -> dict[str, Any]:
+def seen_scope(resource: str) -> str:
+    """Where scheduled polls keep the versions they sent of `resource`'s records."""
+    return f"SEEN#{resource}"
+
+
+def backfill_scope(run_id: str, resource: str) -> str:
+    """Where one backfill keeps what it sent: apart from the scheduled polls', which it never touches."""
+    return f"BACKFILL#{run_id}#SEEN#{resource}"
+
+
+def _seen_key(instance_id: int, scope: str, record_id: str) -> dict[str, Any]:
     if len(record_id) > MAX_ID_IN_KEY:
         record_id = "sha256:" + hashlib.sha256(record_id.encode()).hexdigest()
-    return _key(instance_id, f"SEEN#{resource}#{record_id}")
+    return _key(instance_id, f"{scope}#{record_id}")
 
 
 @dataclass
@@ -98,9 +114,9 @@ def save(instance_id: int, resource: str, cursor: Cursor) -> None:
 
 
 @tracer.capture_method(capture_response=False)
-def sent_versions(instance_id: int, resource: str, record_ids: Iterable[str]) -> dict[str, float]:
+def sent_versions(instance_id: int, scope: str, record_ids: Iterable[str]) -> dict[str, float]:
     """The version last sent of each of `record_ids` that has one (consistent reads)."""
-    wanted = {json.dumps(_seen_key(instance_id, resource, rid), sort_keys=True): rid for rid in record_ids}
+    wanted = {json.dumps(_seen_key(instance_id, scope, rid), sort_keys=True): rid for rid in record_ids}
     keys = [json.loads(k) for k in wanted]
     found: dict[str, float] = {}
     table = settings().table_name
@@ -125,11 +141,17 @@ def _get(request: dict[str, Any], table: str) -> tuple[list[dict[str, Any]], dic
 
 
 @tracer.capture_method(capture_response=False)
-def mark_sent(instance_id: int, resource: str, groups: list[dict[str, float]], now: float) -> None:
+def mark_sent(
+    instance_id: int,
+    scope: str,
+    groups: list[dict[str, float]],
+    now: float,
+    retention: float = SEEN_RETENTION_SECONDS,
+) -> None:
     """Record the version sent of each record, one small item each. `groups` (one callback's records
     each, at most BATCH_WRITE_ITEMS) are never split across calls, so a poll stopped between calls has
     recorded whole callbacks only."""
-    expires = int(now + SEEN_RETENTION_SECONDS)
+    expires = int(now + retention)
     table = settings().table_name
     batch: list[dict[str, Any]] = []
     for group in [*groups, {}]:
@@ -138,15 +160,13 @@ def mark_sent(instance_id: int, resource: str, groups: list[dict[str, float]], n
                 pass
             batch = []
         batch.extend(
-            {"PutRequest": {"Item": _seen_item(instance_id, resource, rid, v, expires)}}
+            {"PutRequest": {"Item": _seen_item(instance_id, scope, rid, v, expires)}}
             for rid, v in group.items()
         )
 
 
-def _seen_item(
-    instance_id: int, resource: str, record_id: str, version: float, expires: int
-) -> dict[str, Any]:
-    return {**_seen_key(instance_id, resource, record_id), **to_item({"v": version, "expiresAt": expires})}
+def _seen_item(instance_id: int, scope: str, record_id: str, version: float, expires: int) -> dict[str, Any]:
+    return {**_seen_key(instance_id, scope, record_id), **to_item({"v": version, "expiresAt": expires})}
 
 
 def _write(request: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -167,13 +187,16 @@ def _batches(call: Any, request: dict[str, Any]) -> Iterable[list[dict[str, Any]
 
 
 @tracer.capture_method(capture_response=False)
-def acquire_lock(instance_id: int, owner: str, now: float, lease_seconds: float) -> bool:
+def acquire_lock(
+    instance_id: int, owner: str, now: float, lease_seconds: float, lock: str = POLL_LOCK
+) -> bool:
+    """`lock`: POLL_LOCK for scheduled polls, BACKFILL_LOCK for a backfill, which runs beside them."""
     ddb = client("dynamodb")
     try:
         ddb.put_item(
             TableName=settings().table_name,
             Item={
-                **_key(instance_id, "POLL#LOCK"),
+                **_key(instance_id, lock),
                 **to_item({"owner": owner, "leaseUntil": now + lease_seconds}),
             },
             ConditionExpression="attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner",
@@ -186,17 +209,31 @@ def acquire_lock(instance_id: int, owner: str, now: float, lease_seconds: float)
 
 
 @tracer.capture_method(capture_response=False)
-def release_lock(instance_id: int, owner: str) -> None:
+def release_lock(instance_id: int, owner: str, lock: str = POLL_LOCK) -> None:
     ddb = client("dynamodb")
     # If the lease ran out and another poll holds it now, it is not ours to release.
     with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
         ddb.delete_item(
             TableName=settings().table_name,
-            Key=_key(instance_id, "POLL#LOCK"),
+            Key=_key(instance_id, lock),
             ConditionExpression="#owner = :owner",
             ExpressionAttributeNames={"#owner": "owner"},
             ExpressionAttributeValues=to_item({":owner": owner}),
         )
+
+
+# How an outcome moves the run of failed polls kept on POLL#STATUS: a failure lengthens it, progress
+# ends it, and an outcome that tells neither (busy, skipped, unauthorized) leaves it as it is.
+FAILING_OUTCOMES = frozenset({"failed", "unavailable"})
+PROGRESS_OUTCOMES = frozenset({"done", "partial"})
+
+
+@dataclass(frozen=True)
+class FailureRun:
+    """The polls in a row that failed (`consecutiveFailures`) and the date of the first (`failingSince`)."""
+
+    count: int = 0
+    since: str | None = None
 
 
 @tracer.capture_method(capture_response=False)
@@ -206,17 +243,24 @@ def record_status(
     *,
     refused: dict[str, Any] | None = None,
     let_in: bool = False,
-) -> None:
+) -> FailureRun:
     """The last poll's outcome, merged into the item so `pollingSince` and an earlier refusal stay.
 
     `refused` (Intercom answered 401) is kept with the time it first happened until a poll is `let_in`
     again; a poll that tells nothing about the token (busy, unavailable, skipped) leaves it as it is.
+
+    In the same write, the run of failures: a failed or unavailable poll adds one to
+    `consecutiveFailures` and sets `failingSince` (its `lastPollDate`) unless the run has begun already;
+    a done or partial poll removes both. The item as written comes back with the answer (ALL_NEW: a few
+    hundred bytes, no read unit; UPDATED_NEW may leave out a `failingSince` that `if_not_exists` kept),
+    so the caller learns the run without another call.
     """
     values = {name: value for name, value in status.items() if value is not None}
     names = {f"#{name}": name for name in values}
     sets = [f"#{name} = :{name}" for name in values]
     removes = [f"#{name}" for name in status if status[name] is None]
     names |= {f"#{name}": name for name in status if status[name] is None}
+    add = ""
     if refused is not None:
         names["#refused"] = "authorizationFailure"
         sets.append("#refused = if_not_exists(#refused, :refused)")
@@ -224,14 +268,26 @@ def record_status(
     elif let_in:
         names["#refused"] = "authorizationFailure"
         removes.append("#refused")
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    client("dynamodb").update_item(
+    outcome = status.get("outcome")
+    if outcome in FAILING_OUTCOMES or outcome in PROGRESS_OUTCOMES:
+        names |= {"#failures": "consecutiveFailures", "#failingSince": "failingSince"}
+    if outcome in FAILING_OUTCOMES:
+        add = " ADD #failures :one"
+        sets.append("#failingSince = if_not_exists(#failingSince, :failingSince)")
+        values |= {"one": 1, "failingSince": status["lastPollDate"]}
+    elif outcome in PROGRESS_OUTCOMES:
+        removes += ["#failures", "#failingSince"]
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "") + add
+    answer = client("dynamodb").update_item(
         TableName=settings().table_name,
         Key=_key(instance_id, "POLL#STATUS"),
         UpdateExpression=expression,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=to_item({f":{name}": value for name, value in values.items()}),
+        ReturnValues="ALL_NEW",
     )
+    written = from_item(answer.get("Attributes", {}))
+    return FailureRun(int(written.get("consecutiveFailures", 0)), written.get("failingSince"))
 
 
 @tracer.capture_method(capture_response=False)

@@ -3,6 +3,7 @@
 One table: pk/sk, GSI `byOwner` (gsi1pk/gsi1sk) lists a user's instances, TTL on `expiresAt`.
   INSTANCE#<id> / INSTANCE       the instance
   INSTANCE#<id> / EVENT#<uuid>   one event's delivery record (the event log)
+  INSTANCE#<id> / BACKFILL       the instance's last backfill (store.backfills)
   TOKEN#<sha256> / TOKEN         instance token hash -> instance id
   COUNTER / INSTANCE             the last instance id handed out
 """
@@ -56,6 +57,10 @@ def instance_key(instance_id: int) -> dict[str, Any]:
 
 def event_key(instance_id: int, event_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"INSTANCE#{instance_id}"}, "sk": {"S": f"EVENT#{event_id}"}}
+
+
+def backfill_key(instance_id: int) -> dict[str, Any]:
+    return {"pk": {"S": f"INSTANCE#{instance_id}"}, "sk": {"S": "BACKFILL"}}
 
 
 def token_key(token_hash: str) -> dict[str, Any]:

@@ -31,11 +31,14 @@ def _name(instance_id: int) -> str:
     return f"instance-{instance_id}"
 
 
-def _target(instance_id: int, config: dict[str, str]) -> dict[str, Any]:
+def _target(instance_id: int, config: dict[str, str], backfill: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"instanceId": instance_id}
+    if backfill is not None:
+        event["backfill"] = backfill
     target: dict[str, Any] = {
         "Arn": config["target"],
         "RoleArn": config["role"],
-        "Input": json.dumps({"instanceId": instance_id}),
+        "Input": json.dumps(event),
         # A missed poll is made good by the next one (cursors cover the gap): a few retries suffice.
         "RetryPolicy": {"MaximumEventAgeInSeconds": 300, "MaximumRetryAttempts": 3},
     }
@@ -85,3 +88,34 @@ def poll_now(instance_id: int, now: datetime) -> None:
         Target=_target(instance_id, config),
         State="ENABLED",
     )
+
+
+def _backfill_name(instance_id: int) -> str:
+    return f"{_name(instance_id)}-backfill"
+
+
+@tracer.capture_method(capture_response=False)
+def put_backfill(instance_id: int, run_id: str) -> None:
+    """Every minute until the backfill ends (the poller then deletes it): a run that stops for time, or
+    is lost, is taken up again within a minute; a run still going makes the next one `busy` at once."""
+    config = _settings()
+    scheduler = client("scheduler")
+    request = {
+        "Name": _backfill_name(instance_id),
+        "GroupName": config["group"],
+        "ScheduleExpression": "rate(1 minute)",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": _target(instance_id, config, backfill=run_id),
+        "State": "ENABLED",
+    }
+    try:
+        scheduler.update_schedule(**request)
+    except scheduler.exceptions.ResourceNotFoundException:
+        scheduler.create_schedule(**request)
+
+
+@tracer.capture_method(capture_response=False)
+def remove_backfill(instance_id: int) -> None:
+    scheduler = client("scheduler")
+    with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
+        scheduler.delete_schedule(Name=_backfill_name(instance_id), GroupName=_settings()["group"])
