@@ -28,14 +28,6 @@ from tests.integration.test_polling import iso, poll_once, schedule
 DAY = 86400
 
 
-@pytest.fixture
-def instance(api, workspace) -> dict[str, Any]:
-    status, body = http_answer(api, load_event("api/create_instance_polling.json"))
-    assert status == 200, body
-    time.sleep(1.05)  # records changed from here on are newer than the instance
-    return body
-
-
 def request(name: str, body: Any = None, instance_id: int = 1) -> dict[str, Any]:
     event = copy.deepcopy(load_event(f"api/{name}.json"))
     path = f"/elements/api-v2/instances/{instance_id}/backfill"
@@ -96,7 +88,7 @@ def cursor_item(aws) -> dict[str, Any] | None:
 
 
 def test_each_record_changed_since_the_date_is_sent_once_in_its_current_version(
-    aws, api, workspace, instance
+    aws, api, workspace, polling_instance
 ):
     now = int(time.time())
     old = workspace.seed("contacts", 40, start=now - 30 * DAY, spacing=60)  # before the date: not sent
@@ -120,7 +112,7 @@ def test_each_record_changed_since_the_date_is_sent_once_in_its_current_version(
     assert not backfill_scheduled(aws)
 
 
-def test_a_backfill_of_every_resource_reads_each_the_instance_polls(aws, api, workspace, instance):
+def test_a_backfill_of_every_resource_reads_each_the_instance_polls(aws, api, workspace, polling_instance):
     now = int(time.time())
     made = {
         name: workspace.seed(name, 3, start=now - DAY, spacing=1)
@@ -163,7 +155,7 @@ def test_a_backfill_marks_its_callbacks_and_its_event_log_entries(api, aws, disp
 
 
 def test_a_backfill_runs_beside_the_polls_and_leaves_their_cursor_and_their_sends_alone(
-    aws, api, workspace, instance
+    aws, api, workspace, polling_instance
 ):
     now = int(time.time())
     before = workspace.seed("contacts", 200, start=now - 3 * DAY, spacing=60)
@@ -203,7 +195,7 @@ def test_a_backfill_runs_beside_the_polls_and_leaves_their_cursor_and_their_send
 
 
 def test_a_record_changed_after_the_backfill_was_asked_for_is_left_to_the_polls(
-    aws, api, workspace, instance
+    aws, api, workspace, polling_instance
 ):
     now = int(time.time())
     made = workspace.seed("contacts", 20, start=now - DAY, spacing=1)
@@ -223,7 +215,9 @@ def cursor_since(item: dict[str, Any]) -> float:
     return float(item["since"]["N"])
 
 
-def test_a_run_cut_short_resumes_where_it_stopped_and_sends_nothing_twice(aws, api, workspace, instance):
+def test_a_run_cut_short_resumes_where_it_stopped_and_sends_nothing_twice(
+    aws, api, workspace, polling_instance
+):
     now = int(time.time())
     made = workspace.seed("contacts", 700, start=now - 2 * DAY, spacing=30)
     answer = start(api, now - 3 * DAY, ["contacts"])
@@ -248,7 +242,9 @@ def test_a_run_cut_short_resumes_where_it_stopped_and_sends_nothing_twice(aws, a
     assert backfills.load(1)["events"] == {"contacts": 700}
 
 
-def test_a_second_run_while_one_holds_the_lease_is_busy_and_sends_nothing(aws, api, workspace, instance):
+def test_a_second_run_while_one_holds_the_lease_is_busy_and_sends_nothing(
+    aws, api, workspace, polling_instance
+):
     workspace.seed("contacts", 5, start=int(time.time()) - DAY)
     answer = start(api, time.time() - 2 * DAY, ["contacts"])
     assert cursors.acquire_lock(1, "another-run", time.time(), 60, lock=cursors.BACKFILL_LOCK)
@@ -262,7 +258,7 @@ def test_a_second_run_while_one_holds_the_lease_is_busy_and_sends_nothing(aws, a
 # ---- the route -------------------------------------------------------------------------------------------
 
 
-def test_the_route_answers_202_and_schedules_a_run_every_minute(aws, api, instance):
+def test_the_route_answers_202_and_schedules_a_run_every_minute(aws, api, polling_instance):
     answer = start(api, time.time() - DAY, ["contacts"])
 
     assert answer["status"] == "running" and answer["resources"] == ["contacts"] and answer["events"] == {}
@@ -272,7 +268,9 @@ def test_the_route_answers_202_and_schedules_a_run_every_minute(aws, api, instan
     assert found["Target"]["Arn"] == aws.environment()["POLLER_FUNCTION_ARN"]
 
 
-def test_a_second_backfill_while_one_runs_is_409_and_one_that_went_silent_is_replaced(aws, api, instance):
+def test_a_second_backfill_while_one_runs_is_409_and_one_that_went_silent_is_replaced(
+    aws, api, polling_instance
+):
     first = start(api, time.time() - DAY, ["contacts"])
 
     status, answer = http_answer(api, request("start_backfill", {"since": iso(int(time.time()) - DAY)}))
@@ -301,7 +299,7 @@ def test_a_second_backfill_while_one_runs_is_409_and_one_that_went_silent_is_rep
         ({"since": "2026-11-01T00:00:00Z", "until": "2026-11-02T00:00:00Z"}, "until"),
     ],
 )
-def test_a_bad_request_is_400_naming_the_field_and_starts_nothing(aws, api, instance, body, field):
+def test_a_bad_request_is_400_naming_the_field_and_starts_nothing(aws, api, polling_instance, body, field):
     status, answer = http_answer(api, request("start_backfill", body))
 
     assert status == 400, answer
@@ -309,7 +307,7 @@ def test_a_bad_request_is_400_naming_the_field_and_starts_nothing(aws, api, inst
     assert http_answer(api, request("get_backfill"))[0] == 404
 
 
-def test_another_users_instance_and_a_missing_one_are_404(api, instance):
+def test_another_users_instance_and_a_missing_one_are_404(api, polling_instance):
     assert (
         http_answer(api, request("start_backfill", {"since": "2026-11-01T00:00:00Z"}, instance_id=2))[0]
         == 404
@@ -320,7 +318,7 @@ def test_another_users_instance_and_a_missing_one_are_404(api, instance):
 
 
 def test_cancelling_stops_the_backfill_at_its_next_checkpoint_and_removes_its_schedule(
-    aws, api, workspace, instance
+    aws, api, workspace, polling_instance
 ):
     workspace.seed("contacts", 30, start=int(time.time()) - DAY, spacing=1)
     answer = start(api, time.time() - 2 * DAY, ["contacts"])
@@ -333,7 +331,7 @@ def test_cancelling_stops_the_backfill_at_its_next_checkpoint_and_removes_its_sc
     assert take_jobs(aws) == []
 
 
-def test_a_run_for_a_disabled_instance_cancels_the_backfill(aws, api, workspace, instance):
+def test_a_run_for_a_disabled_instance_cancels_the_backfill(aws, api, workspace, polling_instance):
     answer = start(api, time.time() - DAY, ["contacts"])
     assert http_answer(api, load_event("api/disable_instance.json"))[0] == 200
 
@@ -343,7 +341,7 @@ def test_a_run_for_a_disabled_instance_cancels_the_backfill(aws, api, workspace,
     assert not backfill_scheduled(aws)
 
 
-def test_the_poller_sample_event_runs_a_backfill(api, poller, workspace, instance):
+def test_the_poller_sample_event_runs_a_backfill(api, poller, workspace, polling_instance):
     workspace.seed("contacts", 3, start=int(time.time()) - DAY, spacing=1)
     answer = start(api, time.time() - 2 * DAY, ["contacts"])
     function = LocalFunction("poller", poller.lambda_handler, timeout_seconds=300)

@@ -20,19 +20,11 @@ import pytest
 from intercom_events.logic import polling
 from intercom_events.store import cursors
 
-from tests.conftest import ROOT, http_answer, load_event
+from tests.conftest import ROOT
 from tests.integration.test_poller_status import shown
 from tests.integration.test_polling import iso, take_events, versions
 
 OPERATIONS = ROOT / "docs" / "operations.md"
-
-
-@pytest.fixture
-def instance(api, workspace) -> dict[str, Any]:
-    status, body = http_answer(api, load_event("api/create_instance_polling.json"))
-    assert status == 200, body
-    time.sleep(1.05)  # records changed from here on are newer than the instance
-    return body
 
 
 @pytest.fixture
@@ -83,7 +75,7 @@ def stop_after_first_page() -> tuple[httpx.Client, Callable[[], float]]:
 
 
 def test_a_stuck_instance_shows_alarms_and_the_documented_way_out_sends_nothing_twice(
-    api, aws, workspace, instance, recorded
+    api, aws, workspace, polling_instance, recorded
 ):
     made = workspace.seed("contacts", 400, start=int(time.time()), spacing=0.001)
     http, time_left = stop_after_first_page()
@@ -127,7 +119,7 @@ def test_a_stuck_instance_shows_alarms_and_the_documented_way_out_sends_nothing_
 
 
 def test_progress_ends_a_run_of_failures_and_an_overlapped_poll_leaves_it(
-    api, aws, intercom, workspace, instance, recorded
+    api, aws, intercom, workspace, polling_instance, recorded
 ):
     workspace.create("contacts")
     start = time.time()

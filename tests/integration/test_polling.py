@@ -23,14 +23,6 @@ from tests.conftest import http_answer, load_event
 from tests.integration.conftest import TOKEN
 
 
-@pytest.fixture
-def instance(api, workspace) -> dict[str, Any]:
-    status, body = http_answer(api, load_event("api/create_instance_polling.json"))
-    assert status == 200, body
-    time.sleep(1.05)  # records made from here on are newer than the instance (second precision)
-    return body
-
-
 def run_poller(poller) -> dict[str, Any]:
     """One scheduled run, as the Lambda runtime would invoke it (a five-minute timeout)."""
     result: dict[str, Any] = LocalFunction("poller", poller.lambda_handler, timeout_seconds=300).invoke(
@@ -73,7 +65,7 @@ def schedule(aws, name: str = "instance-1") -> dict[str, Any]:
 # ---- schedules follow the instance ---------------------------------------------------------------------
 
 
-def test_a_polling_instance_gets_a_schedule_at_its_refresh_interval(aws, instance):
+def test_a_polling_instance_gets_a_schedule_at_its_refresh_interval(aws, polling_instance):
     found = schedule(aws)
     assert found["ScheduleExpression"] == "rate(15 minutes)"
     assert found["State"] == "ENABLED"
@@ -82,7 +74,7 @@ def test_a_polling_instance_gets_a_schedule_at_its_refresh_interval(aws, instanc
     assert found["Target"]["DeadLetterConfig"]["Arn"] == aws.environment()["SCHEDULE_DLQ_ARN"]
 
 
-def test_the_schedule_follows_patch_disable_enable_and_delete(api, aws, instance):
+def test_the_schedule_follows_patch_disable_enable_and_delete(api, aws, polling_instance):
     patch = load_event("api/patch_instance.json")
     patch["body"] = json.dumps({"configuration": {"event.poller.refresh_interval": "5"}})
     assert http_answer(api, patch)[0] == 200
@@ -102,7 +94,7 @@ def test_a_webhook_instance_has_no_schedule(api, aws, workspace):
     assert aws.client("scheduler").list_schedules(GroupName=group)["Schedules"] == []
 
 
-def test_poll_now_answers_202_and_schedules_one_poll_at_once(api, aws, instance):
+def test_poll_now_answers_202_and_schedules_one_poll_at_once(api, aws, polling_instance):
     status, body = http_answer(api, load_event("api/poll_instance.json"))
     assert status == 202 and body == {"instanceId": 1, "status": "scheduled"}
     group = aws.environment()["SCHEDULE_GROUP_NAME"]
@@ -127,7 +119,9 @@ def test_a_bad_poller_configuration_is_refused_when_saved(api, aws, workspace):
 # ---- every change once ---------------------------------------------------------------------------------
 
 
-def test_the_first_poll_reports_what_changed_since_the_instance_was_created(aws, poller, workspace, instance):
+def test_the_first_poll_reports_what_changed_since_the_instance_was_created(
+    aws, poller, workspace, polling_instance
+):
     before = workspace.seed("contacts", 3, start=int(time.time()) - 3600)
     created = [workspace.create("contacts", email=f"new{i}@example.com") for i in range(3)]
     conversation = workspace.create("conversations")
@@ -145,7 +139,7 @@ def test_the_first_poll_reports_what_changed_since_the_instance_was_created(aws,
     assert all(e["pollDate"].endswith("Z") and e["elementKey"] == "intercom" for e in events)
 
 
-def test_an_update_is_reported_once_as_updated(aws, poller, workspace, instance):
+def test_an_update_is_reported_once_as_updated(aws, poller, workspace, polling_instance):
     contact = workspace.create("contacts")
     run_poller(poller)
     take_events(aws)
@@ -160,7 +154,7 @@ def test_an_update_is_reported_once_as_updated(aws, poller, workspace, instance)
     ]
 
 
-def test_thousands_of_changes_in_the_same_seconds_each_arrive_once(aws, poller, workspace, instance):
+def test_thousands_of_changes_in_the_same_seconds_each_arrive_once(aws, poller, workspace, polling_instance):
     now = int(time.time())
     made = workspace.seed("contacts", 1200, start=now, spacing=0.01)  # 100 a second, pages of 150
 
@@ -171,7 +165,7 @@ def test_thousands_of_changes_in_the_same_seconds_each_arrive_once(aws, poller, 
     assert versions(events) == Counter(("contacts", c["id"], iso(c["updated_at"])) for c in made)
 
 
-def test_a_poll_reads_only_the_pages_that_changed(aws, poller, intercom, workspace, instance):
+def test_a_poll_reads_only_the_pages_that_changed(aws, poller, intercom, workspace, polling_instance):
     workspace.seed("contacts", 3000, start=int(time.time()) - 7200)  # the quiet part of the workspace
     run_poller(poller)
     take_events(aws)
@@ -186,7 +180,7 @@ def test_a_poll_reads_only_the_pages_that_changed(aws, poller, intercom, workspa
     assert len(take_events(aws)) == 5
 
 
-def test_changes_made_between_pages_are_neither_lost_nor_repeated(aws, workspace, instance):
+def test_changes_made_between_pages_are_neither_lost_nor_repeated(aws, workspace, polling_instance):
     made = workspace.seed("contacts", 450, start=int(time.time()), spacing=0.001)  # newest first: made[0..]
     pages = 0
 
@@ -214,7 +208,7 @@ def test_changes_made_between_pages_are_neither_lost_nor_repeated(aws, workspace
     assert ("contacts", changed["id"], iso(changed["updated_at"])) in seen
 
 
-def test_rate_limits_and_server_errors_lose_nothing(aws, poller, intercom, workspace, instance):
+def test_rate_limits_and_server_errors_lose_nothing(aws, poller, intercom, workspace, polling_instance):
     made = workspace.seed("contacts", 400, start=int(time.time()), spacing=0.01)
     intercom.fail_next(429, 500, 503)
 
@@ -224,7 +218,7 @@ def test_rate_limits_and_server_errors_lose_nothing(aws, poller, intercom, works
     assert versions(take_events(aws)) == Counter(("contacts", c["id"], iso(c["updated_at"])) for c in made)
 
 
-def test_a_poll_stopped_halfway_resumes_and_delivers_everything_once(aws, workspace, instance):
+def test_a_poll_stopped_halfway_resumes_and_delivers_everything_once(aws, workspace, polling_instance):
     made = workspace.seed("contacts", 600, start=int(time.time()), spacing=0.001)
     pages = 0
 
@@ -250,7 +244,7 @@ def test_a_poll_stopped_halfway_resumes_and_delivers_everything_once(aws, worksp
     assert cursors.load(1, "contacts").resume is None
 
 
-def test_two_polls_of_one_instance_never_run_at_once(aws, workspace, instance):
+def test_two_polls_of_one_instance_never_run_at_once(aws, workspace, polling_instance):
     assert cursors.acquire_lock(1, "another-run", time.time(), lease_seconds=60)
     report = poll_once(owner="this-run")
     assert report.outcome == "busy"
@@ -258,7 +252,7 @@ def test_two_polls_of_one_instance_never_run_at_once(aws, workspace, instance):
     assert poll_once(owner="this-run").outcome == "done"
 
 
-def test_late_searchable_contacts_are_caught_by_the_next_poll(aws, workspace, instance):
+def test_late_searchable_contacts_are_caught_by_the_next_poll(aws, workspace, polling_instance):
     workspace.index_lag_seconds = 2.0
     poll_once()  # the cursor exists: later windows reach back over Intercom's indexing lag
     contact = workspace.create("contacts")
@@ -271,7 +265,7 @@ def test_late_searchable_contacts_are_caught_by_the_next_poll(aws, workspace, in
     assert [e["objectId"] for e in take_events(aws)] == [contact["id"]]
 
 
-def test_a_revoked_token_marks_the_instance_and_keeps_the_cursor(aws, intercom, workspace, instance):
+def test_a_revoked_token_marks_the_instance_and_keeps_the_cursor(aws, intercom, workspace, polling_instance):
     workspace.create("contacts")
     poll_once()
     take_events(aws)
@@ -289,7 +283,7 @@ def test_a_revoked_token_marks_the_instance_and_keeps_the_cursor(aws, intercom, 
     assert len(take_events(aws)) == 1  # the change made while refused, once
 
 
-def test_companies_are_scrolled(aws, workspace, instance):
+def test_companies_are_scrolled(aws, workspace, polling_instance):
     workspace.seed("companies", 120, start=int(time.time()) - 7200)
     fresh = [workspace.create("companies", name=f"Fresh {i}") for i in range(3)]
 

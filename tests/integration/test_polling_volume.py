@@ -23,19 +23,10 @@ from intercom_events.logic import polling
 from intercom_events.store import cursors
 from intercom_events.store.aws import client
 
-from tests.conftest import http_answer, load_event
 from tests.integration.test_polling import iso, poll_once, take_events, versions
 
 BULK = 3_200
 CURSOR_ITEM_BYTES = 1_000  # the old item held ~12 bytes per id sent: 3,200 ids were ~40 KB
-
-
-@pytest.fixture
-def instance(api, workspace) -> dict[str, Any]:
-    status, body = http_answer(api, load_event("api/create_instance_polling.json"))
-    assert status == 200, body
-    time.sleep(1.05)  # records changed from here on are newer than the instance
-    return body
 
 
 def item_bytes(aws, sk: str) -> int:
@@ -82,7 +73,7 @@ def test_workspace_ids_are_intercom_shaped(workspace):
     assert all(workspace.get("contacts", i)["name"] == "Synced" for i in ids[:10])
 
 
-def test_more_changes_in_one_window_than_one_item_could_hold(aws, workspace, instance):
+def test_more_changes_in_one_window_than_one_item_could_hold(aws, workspace, polling_instance):
     contacts = workspace.seed("contacts", BULK, start=int(time.time()) - 86400, spacing=0)
     ids = [c["id"] for c in contacts]
     writes = count_writes(aws)
@@ -112,7 +103,9 @@ def test_more_changes_in_one_window_than_one_item_could_hold(aws, workspace, ins
     assert [e["objectId"] for e in take_events(aws)] == [later["id"]]
 
 
-def test_a_poll_cut_short_by_its_time_budget_is_partial_and_the_next_finishes(aws, workspace, instance):
+def test_a_poll_cut_short_by_its_time_budget_is_partial_and_the_next_finishes(
+    aws, workspace, polling_instance
+):
     made = workspace.seed("contacts", 600, start=int(time.time()), spacing=0.001)
     pages = 0
 
@@ -153,7 +146,7 @@ def refuse_writes(after: int) -> dict[str, int]:
 
 
 def test_a_store_write_refused_mid_poll_is_on_the_record_and_the_next_poll_recovers(
-    aws, workspace, instance, monkeypatch
+    aws, workspace, polling_instance, monkeypatch
 ):
     made = workspace.seed("contacts", 600, start=int(time.time()), spacing=0.001)
     recorded: list[str] = []
@@ -200,7 +193,7 @@ def take_jobs(aws) -> list[tuple[str, list[tuple[str, str]]]]:
     return jobs
 
 
-def test_a_cursor_saved_with_the_old_seen_map_is_honoured(aws, workspace, instance):
+def test_a_cursor_saved_with_the_old_seen_map_is_honoured(aws, workspace, polling_instance):
     contacts = [workspace.create("contacts") for _ in range(20)]
     assert poll_once().outcome == "done"
     sent = take_events(aws)

@@ -39,7 +39,7 @@ from ..store import instances as instance_store
 from ..store.cursors import Cursor
 from .auth import Caller
 from .instances import get_owned
-from .polling import STOP_MARGIN_SECONDS, ResourcePoller, describe, iso
+from .polling import ResourcePoller, describe, intercom_client, iso
 
 # A running backfill checkpoints at least every QUIET_CHECKPOINT_SECONDS of a run, and a run starts every
 # minute: one silent this long has lost its schedule, and a new backfill may take its place.
@@ -210,14 +210,7 @@ def run(
     outcome: str = "partial"
     reason: str | None = "out of time; the next run resumes"
     failure: Exception | None = None
-    client = IntercomClient.for_instance(
-        config,
-        http=http,
-        deadline=lambda: time_left() - STOP_MARGIN_SECONDS,
-        on_rate_limit_wait=lambda seconds: metrics.add_metric(
-            name="RateLimitWaits", unit=MetricUnit.Seconds, value=seconds
-        ),
-    )
+    client = intercom_client(instance, time_left, http)
     try:
         entries = _resources(instance)
         for name in state["resources"]:

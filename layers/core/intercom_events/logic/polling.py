@@ -133,14 +133,7 @@ def poll(
     refused: dict[str, Any] | None = None
     failure: Exception | None = None
     where = ""  # " while polling <resource>", for the reason of a failure: the cursor to look at
-    client = IntercomClient.for_instance(
-        config,
-        http=http,
-        deadline=lambda: time_left() - STOP_MARGIN_SECONDS,
-        on_rate_limit_wait=lambda seconds: metrics.add_metric(
-            name="RateLimitWaits", unit=MetricUnit.Seconds, value=seconds
-        ),
-    )
+    client = intercom_client(instance, time_left, http)
     try:
         for name, entry in parse_poller_configuration(
             config.poller_configuration, config.event_objects
@@ -205,6 +198,18 @@ def poll(
     if failure is not None:
         raise failure
     return report
+
+
+def intercom_client(instance: Instance, time_left: Callable[[], float], http: Any = None) -> IntercomClient:
+    """The instance's Intercom client, whose calls stop at the poller's stop margin."""
+    return IntercomClient.for_instance(
+        instance.settings,
+        http=http,
+        deadline=lambda: time_left() - STOP_MARGIN_SECONDS,
+        on_rate_limit_wait=lambda seconds: metrics.add_metric(
+            name="RateLimitWaits", unit=MetricUnit.Seconds, value=seconds
+        ),
+    )
 
 
 def describe(exc: Exception) -> str:

@@ -51,7 +51,6 @@ def _target(instance_id: int, config: dict[str, str], backfill: str | None = Non
 def put(instance_id: int, minutes: int, enabled: bool) -> None:
     """Create the schedule, or change its rate or state: one call either way."""
     config = _settings()
-    scheduler = client("scheduler")
     request = {
         "Name": _name(instance_id),
         "GroupName": config["group"],
@@ -60,6 +59,12 @@ def put(instance_id: int, minutes: int, enabled: bool) -> None:
         "Target": _target(instance_id, config),
         "State": "ENABLED" if enabled else "DISABLED",
     }
+    _put(request)
+
+
+def _put(request: dict[str, Any]) -> None:
+    """Create the schedule, or change it: one call either way once it exists."""
+    scheduler = client("scheduler")
     try:
         scheduler.update_schedule(**request)
     except scheduler.exceptions.ResourceNotFoundException:
@@ -99,7 +104,6 @@ def put_backfill(instance_id: int, run_id: str) -> None:
     """Every minute until the backfill ends (the poller then deletes it): a run that stops for time, or
     is lost, is taken up again within a minute; a run still going makes the next one `busy` at once."""
     config = _settings()
-    scheduler = client("scheduler")
     request = {
         "Name": _backfill_name(instance_id),
         "GroupName": config["group"],
@@ -108,10 +112,7 @@ def put_backfill(instance_id: int, run_id: str) -> None:
         "Target": _target(instance_id, config, backfill=run_id),
         "State": "ENABLED",
     }
-    try:
-        scheduler.update_schedule(**request)
-    except scheduler.exceptions.ResourceNotFoundException:
-        scheduler.create_schedule(**request)
+    _put(request)
 
 
 @tracer.capture_method(capture_response=False)
