@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import os
 
-from local.stack import API_FUNCTION_PATH, load_handler
+from local.stack import load_function
 
 
 def main() -> None:
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "intercom-events")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "IntercomEvents")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    load_handler(API_FUNCTION_PATH, "api_app")
-    import api_app  # type: ignore[import-not-found]  # loaded just above under this name
-
+    api_app = load_function("api")
     document = json.loads(api_app.app.get_openapi_json_schema(title=api_app.TITLE))
     print(json.dumps(document, indent=2, sort_keys=True))
 

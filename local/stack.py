@@ -73,19 +73,28 @@ DISPATCHER_FUNCTION_PATH = REPO_ROOT / "functions" / "dispatcher" / "app.py"
 POLLER_FUNCTION_PATH = REPO_ROOT / "functions" / "poller" / "app.py"
 
 
-def load_handler(path: Path, module_name: str, attribute: str = "lambda_handler") -> Handler:
-    """Imports a function's file afresh under `module_name` (every function's file is app.py)."""
+def load_function(function: str, *, fresh: bool = True) -> ModuleType:
+    """functions/<function>/app.py imported as `<function>_app` (every function's file is app.py):
+    afresh, or with `fresh=False` the module already imported if there is one."""
+    name = f"{function}_app"
+    if not fresh and name in sys.modules:
+        return sys.modules[name]
+    path = REPO_ROOT / "functions" / function / "app.py"
     if not path.is_file():
         raise FileNotFoundError(f"{path.relative_to(REPO_ROOT)} does not exist yet")
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
     module: ModuleType = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
-    handler = getattr(module, attribute)
+    return module
+
+
+def load_handler(function: str) -> Handler:
+    handler = load_function(function).lambda_handler
     if not callable(handler):
-        raise TypeError(f"{module_name}.{attribute} is not callable")
+        raise TypeError(f"{function}'s lambda_handler is not callable")
     return handler  # type: ignore[no-any-return]
 
 
@@ -312,7 +321,7 @@ class LocalStack:
     ) -> Handler | Function:
         """The function's handler in this process, or its execution environments as child processes."""
         if self._functions_in_process:
-            return load_handler(path, f"{name}_app")
+            return load_handler(name)
         if not path.is_file():
             raise FileNotFoundError(f"{path.relative_to(REPO_ROOT)} does not exist yet")
         function = ProcessFunction(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -33,15 +31,10 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def load_handler(function: str) -> ModuleType:
-    """functions/<function>/app.py under a distinct module name (every function's file is app.py)."""
-    name = f"{function}_app"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "app.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """functions/<function>/app.py, imported once per test process."""
+    from local.stack import load_function  # after the Powertools variables above are set
+
+    return load_function(function, fresh=False)
 
 
 @pytest.fixture

@@ -132,7 +132,7 @@ def test_callback_headers_are_masked_in_answers_and_sealed_at_rest(api, aws):
     assert RECEIVER_TOKEN not in json.dumps(answers)
     assert created["configuration"]["event.notification.callback.headers"] == MASK
     assert RECEIVER_TOKEN not in raw_items(aws)
-    assert store.get(1).settings.callback_headers == headers  # type: ignore[union-attr]
+    assert store.get(1).config.callback_headers == headers  # type: ignore[union-attr]
 
 
 def test_no_secret_is_logged_even_when_powertools_is_asked_to_log_every_event(aws, monkeypatch, caplog):

@@ -117,10 +117,13 @@ def assert_used(api, aws, receiver, instance_id: int, values: dict[str, str]) ->
 
     def intercom(call: httpx.Request) -> httpx.Response:
         calls.append(call)
-        return httpx.Response(200, json={"type": "admin", "id": "1"})
+        return httpx.Response(200, json={"type": "list", "data": [], "total_count": 0})
 
-    settings = store.get(instance_id).settings  # type: ignore[union-attr]
-    IntercomClient.for_instance(settings, http=httpx.Client(transport=httpx.MockTransport(intercom))).me()
+    config = store.get(instance_id).config  # type: ignore[union-attr]
+    http = httpx.Client(transport=httpx.MockTransport(intercom))
+    IntercomClient.for_instance(config, http=http).search_page(
+        "contacts", {"field": "id", "operator": ">", "value": 0}
+    )
     assert calls[0].headers["authorization"] == f"Bearer {values['intercom.access.token']}"
     # The callback is signed with the signature key and carries the Basic password.
     receiver.clear()

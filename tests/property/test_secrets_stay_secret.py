@@ -350,4 +350,4 @@ def test_a_secret_under_any_spelling_is_masked_sealed_and_read(api, aws, spelled
         aws.client("dynamodb").scan(TableName=aws.table_name)["Items"], default=str
     )
     stored = instance_store.get(created["id"])
-    assert stored is not None and getattr(stored.settings, SECRET_KEY_WORDS[key][0]) == secret
+    assert stored is not None and getattr(stored.config, SECRET_KEY_WORDS[key][0]) == secret

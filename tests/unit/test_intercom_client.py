@@ -18,7 +18,7 @@ from intercom_events.intercom.client import (
     ScrollExpired,
     shared_http,
 )
-from intercom_events.models.instance import InstanceSettings
+from intercom_events.models.instance import InstanceConfig
 
 BASE = "https://api.intercom.test"
 TOKEN = "dG9rOmFiY2RlZl9zZWNyZXRfdG9rZW4="
@@ -178,10 +178,10 @@ def test_conversation_search_records_come_from_their_own_key(clock: Clock) -> No
     assert [r["id"] for r in page.records] == ["515"]
 
 
-def test_per_page_given_as_a_string_is_read_as_a_number(clock: Clock) -> None:
+def test_a_page_whose_per_page_is_a_string_reads_as_any_other(clock: Clock) -> None:
     recorder = Recorder(ok(search_answer(["1"], next_cursor="c2", per_page="50")))
     page = make_client(recorder, clock).search_page("contacts", QUERY)
-    assert page.per_page == 50
+    assert [r["id"] for r in page.records] == ["1"]
     assert page.next_cursor == "c2"
 
 
@@ -191,27 +191,11 @@ def test_a_missing_total_count_is_none(clock: Clock) -> None:
     assert make_client(Recorder(ok(body)), clock).search_page("contacts", QUERY).total_count is None
 
 
-def test_list_page_gets_the_path_with_params_and_cursor(clock: Clock) -> None:
-    recorder = Recorder(ok(search_answer(["1"], next_cursor="c3")))
-    page = make_client(recorder, clock).list_page("/contacts", {"per_page": 50}, starting_after="c2")
-    request = recorder.requests[0]
-    assert request.method == "GET"
-    assert request.url.path == "/contacts"
-    assert dict(request.url.params) == {"per_page": "50", "starting_after": "c2"}
-    assert page.next_cursor == "c3"
-
-
-def test_list_page_refuses_an_absolute_url_to_another_host(clock: Clock) -> None:
+def test_a_resource_naming_another_host_is_refused_before_any_request(clock: Clock) -> None:
     recorder = Recorder(ok(search_answer([])))
     with pytest.raises(ValueError):
-        make_client(recorder, clock).list_page("https://elsewhere.example/contacts")
+        make_client(recorder, clock).search_page("https://elsewhere.example/contacts", QUERY)
     assert recorder.requests == []
-
-
-def test_me_returns_the_answer(clock: Clock) -> None:
-    recorder = Recorder(ok({"type": "admin", "id": "991", "app": {"id_code": "abc"}}))
-    assert make_client(recorder, clock).me()["id"] == "991"
-    assert recorder.requests[0].url.path == "/me"
 
 
 # ---------------------------------------------------------------- rate limits
@@ -445,7 +429,7 @@ def test_for_instance_uses_the_region_host_and_the_instance_version(
     fresh_settings: pytest.MonkeyPatch,
 ) -> None:
     recorder = Recorder(ok({"type": "admin", "id": "1"}))
-    instance = InstanceSettings.model_validate(
+    instance = InstanceConfig.model_validate(
         {
             "authentication.type": "token",
             "intercom.access.token": TOKEN,
@@ -454,20 +438,18 @@ def test_for_instance_uses_the_region_host_and_the_instance_version(
         }
     )
     client = IntercomClient.for_instance(instance, http=httpx.Client(transport=httpx.MockTransport(recorder)))
-    client.me()
-    assert str(recorder.requests[0].url) == "https://api.eu.intercom.io/me"
+    client.search_page("contacts", QUERY)
+    assert str(recorder.requests[0].url) == "https://api.eu.intercom.io/contacts/search"
     assert recorder.requests[0].headers["Intercom-Version"] == "2.14"
 
 
 def test_for_instance_follows_intercom_api_base_url(fresh_settings: pytest.MonkeyPatch) -> None:
     fresh_settings.setenv("INTERCOM_API_BASE_URL", "http://127.0.0.1:9999/")
     recorder = Recorder(ok({"type": "admin", "id": "1"}))
-    instance = InstanceSettings.model_validate(
-        {"authentication.type": "token", "intercom.access.token": TOKEN}
-    )
+    instance = InstanceConfig.model_validate({"authentication.type": "token", "intercom.access.token": TOKEN})
     client = IntercomClient.for_instance(instance, http=httpx.Client(transport=httpx.MockTransport(recorder)))
-    client.me()
-    assert str(recorder.requests[0].url) == "http://127.0.0.1:9999/me"
+    client.search_page("contacts", QUERY)
+    assert str(recorder.requests[0].url) == "http://127.0.0.1:9999/contacts/search"
     assert recorder.requests[0].headers["Intercom-Version"] == "2.15"
 
 
@@ -482,8 +464,8 @@ def test_clients_of_two_workspaces_share_one_pool_but_neither_token_nor_cookies(
     # shared one (a client of its own would try the network and fail).
     monkeypatch.setattr(shared_http(), "_transport", httpx.MockTransport(recorder))
 
-    IntercomClient(BASE, "token-of-workspace-a", VERSION).me()
-    IntercomClient(BASE, "token-of-workspace-b", VERSION).me()
+    IntercomClient(BASE, "token-of-workspace-a", VERSION).search_page("contacts", QUERY)
+    IntercomClient(BASE, "token-of-workspace-b", VERSION).search_page("contacts", QUERY)
 
     first, second = recorder.requests
     assert first.headers["Authorization"] == "Bearer token-of-workspace-a"

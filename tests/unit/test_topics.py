@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from intercom_events.intercom.topics import OBJECT_TYPES, iso_utc, normalize, pluralise
+from intercom_events.intercom.topics import OBJECT_TYPES, iso_from_intercom, normalize, pluralise
 from intercom_events.models.events import EventType
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
@@ -362,7 +362,7 @@ def test_without_any_timestamp_the_date_is_now() -> None:
 
 @pytest.mark.parametrize("value", [None, "", "soon", 0, -5, False, [], "1e400"])
 def test_iso_utc_says_none_for_what_is_not_a_time(value: object) -> None:
-    assert iso_utc(value) is None
+    assert iso_from_intercom(value) is None
 
 
 def test_ping_makes_no_event() -> None:

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from ..config import settings
-from ..models.instance import InstanceSettings
+from ..models.instance import InstanceConfig
 from ..observability import logger, tracer
 from .answers import error_code, json_object
 from .oauth import api_base_url
@@ -54,7 +54,6 @@ class Page:
     # pages.next.starting_after for search and lists; scroll_param for the scroll; None at the end.
     next_cursor: str | None
     total_count: int | None
-    per_page: int | None = None
 
 
 class IntercomError(Exception):
@@ -128,7 +127,7 @@ class IntercomClient:
 
     @classmethod
     def for_instance(
-        cls, instance: InstanceSettings, token: str | None = None, **options: Any
+        cls, instance: InstanceConfig, token: str | None = None, **options: Any
     ) -> IntercomClient:
         """The instance's region host (or INTERCOM_API_BASE_URL), its API version or the deployment's."""
         token = token or instance.access_token
@@ -170,23 +169,7 @@ class IntercomClient:
         records = _records(answer, name)
         cursor = answer.get("scroll_param")
         next_cursor = cursor if records and isinstance(cursor, str) and cursor else None
-        return Page(records, next_cursor, _int(answer.get("total_count")), _per_page(answer))
-
-    @tracer.capture_method(capture_response=False)
-    def list_page(
-        self, path: str, params: dict[str, Any] | None = None, starting_after: str | None = None
-    ) -> Page:
-        """GET a list with cursor pages (``/contacts``, ``/conversations``, …) from ``starting_after`` on."""
-        query = dict(params or {})
-        if starting_after:
-            query["starting_after"] = starting_after
-        answer = self._call("GET", path, params=query or None)
-        return _page(answer, records_key=urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
-
-    @tracer.capture_method(capture_response=False)
-    def me(self) -> dict[str, Any]:
-        """GET /me: the admin and workspace the token belongs to."""
-        return self._call("GET", "/me")
+        return Page(records, next_cursor, _int(answer.get("total_count")))
 
     # ------------------------------------------------------------------ the request loop
 
@@ -330,7 +313,6 @@ def _page(answer: dict[str, Any], *, records_key: str) -> Page:
         records=_records(answer, records_key),
         next_cursor=_next_cursor(answer.get("pages")),
         total_count=_int(answer.get("total_count")),
-        per_page=_per_page(answer),
     )
 
 
@@ -358,11 +340,6 @@ def _next_cursor(pages: Any) -> str | None:
         values = parse_qs(urlsplit(nxt).query).get("starting_after")
         cursor = values[0] if values else None
     return cursor if isinstance(cursor, str) and cursor else None
-
-
-def _per_page(answer: dict[str, Any]) -> int | None:
-    pages = answer.get("pages")
-    return _int(pages.get("per_page")) if isinstance(pages, dict) else None
 
 
 def _int(value: Any) -> int | None:

@@ -16,12 +16,13 @@ from typing import Any
 
 from dateutil import parser as date_parser
 
-from intercom_events.models.events import EventType, NormalizedEvent
+from ..dates import utc_iso
+from ..models.events import EventType, NormalizedEvent
 
 Item = Mapping[str, Any]
 
 
-def iso_utc(value: object) -> str | None:
+def iso_from_intercom(value: object) -> str | None:
     """An Intercom timestamp (Unix seconds, as number or numeric string, or ISO-8601) as `...T..:..:..Z`.
 
     None when the value is missing or unreadable. 0 is Intercom's "not set" (as in `delivered_at: 0`),
@@ -40,12 +41,12 @@ def iso_utc(value: object) -> str | None:
                 moment = _parse_iso(text)
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=UTC)
-                return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                return utc_iso(moment)
         else:
             return None
         if seconds <= 0:
             return None
-        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_iso(seconds)
     except (ValueError, OverflowError, OSError):
         return None
 
@@ -232,9 +233,9 @@ def normalize(notification: Mapping[str, Any]) -> list[NormalizedEvent]:
         event_type, object_id = EventType.UNKNOWN, _nested_id(item)
 
     date = (
-        iso_utc(notification.get("created_at"))
-        or iso_utc(notification.get("first_sent_at"))
-        or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        iso_from_intercom(notification.get("created_at"))
+        or iso_from_intercom(notification.get("first_sent_at"))
+        or utc_iso(datetime.now(UTC))
     )
     return [
         NormalizedEvent(

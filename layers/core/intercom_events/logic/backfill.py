@@ -28,18 +28,19 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ..dates import utc_iso
 from ..errors import BadRequest, Conflict, NotFound
 from ..intercom.client import IntercomAuthError, IntercomClient, IntercomError
 from ..models.backfill import BackfillBody, BackfillStatus
 from ..models.instance import Instance
-from ..models.polling import ResourcePoll, parse_poller_configuration
+from ..models.poller_config import ResourcePoll, parse_poller_configuration
 from ..observability import MetricUnit, logger, metrics
 from ..store import backfills, cursors, schedules
 from ..store import instances as instance_store
 from ..store.cursors import Cursor
 from .auth import Caller
 from .instances import get_owned
-from .polling import ResourcePoller, describe, intercom_client, iso
+from .polling import ResourcePoller, describe, intercom_client
 
 # A running backfill checkpoints at least every QUIET_CHECKPOINT_SECONDS of a run, and a run starts every
 # minute: one silent this long has lost its schedule, and a new backfill may take its place.
@@ -78,7 +79,12 @@ def start(
         raise
     logger.info(
         "backfill requested",
-        extra={"instance_id": instance_id, "backfill_id": run_id, "since": iso(since), "resources": names},
+        extra={
+            "instance_id": instance_id,
+            "backfill_id": run_id,
+            "since": utc_iso(since),
+            "resources": names,
+        },
     )
     return get(caller, instance_id)
 
@@ -106,7 +112,7 @@ def cancel(caller: Caller, instance_id: int, now: Callable[[], float] = time.tim
 
 
 def _resources(instance: Instance) -> dict[str, ResourcePoll]:
-    config = instance.settings
+    config = instance.config
     return parse_poller_configuration(config.poller_configuration, config.event_objects)
 
 
@@ -114,8 +120,8 @@ def _status(state: dict[str, Any]) -> BackfillStatus:
     return BackfillStatus(
         id=state["runId"],
         status=state["status"],
-        since=iso(float(state["since"])),
-        until=iso(float(state["until"])),
+        since=utc_iso(float(state["since"])),
+        until=utc_iso(float(state["until"])),
         resources=state.get("resources", []),
         finished=state.get("finished", []),
         events=state.get("events", {}),
@@ -191,7 +197,7 @@ def run(
     if state["status"] != "running":
         return _ended(report, "skipped", f"the backfill is {state['status']}", remove=True)
     instance = instance_store.get(instance_id)
-    config = instance.settings if instance is not None else None
+    config = instance.config if instance is not None else None
     if (
         instance is None
         or instance.deleted

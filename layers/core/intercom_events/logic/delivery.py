@@ -209,7 +209,7 @@ async def _deliver(
 ) -> Outcome:
     instance = await asyncio.to_thread(_instances.get_or_load, job.instanceId, instance_store.get)
     now = datetime.now(UTC)
-    if instance is None or instance.deleted or instance.disabled or not instance.settings.events_enabled:
+    if instance is None or instance.deleted or instance.disabled or not instance.config.events_enabled:
         await asyncio.to_thread(
             deliveries.record, job, "cancelled", now, None, "events off for this instance"
         )
@@ -240,7 +240,7 @@ async def _deliver(
     if claim.attempts == 1:  # kept once, for an operator's replay
         await asyncio.to_thread(deliveries.keep_job, job, message_body, now)
 
-    config = instance.settings
+    config = instance.config
     body = json.dumps(callback_body(job, instance), separators=(",", ":")).encode()
     try:
         headers = callback_headers(

@@ -7,6 +7,7 @@ from typing import Any
 
 from dateutil.parser import isoparse
 
+from ..dates import utc_iso
 from ..errors import BadRequest, NotFound
 from ..observability import logger
 from ..store import deliveries, queue
@@ -31,7 +32,7 @@ def _bound(value: str | None, field: str) -> str | None:
         raise BadRequest(
             f"{field} is not an ISO-8601 date", [{"field": field, "message": "not a date"}]
         ) from None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_iso(moment, millis=True)
 
 
 def list_events(

@@ -9,6 +9,7 @@ from typing import Any
 from ..callbacks.guard import CallbackUrlError, check_callback_url
 from ..callbacks.signing import RESERVED_HEADERS
 from ..config import settings
+from ..dates import utc_iso
 from ..errors import BadRequest, Gone, NotFound
 from ..intercom import oauth
 from ..models.instance import (
@@ -18,20 +19,16 @@ from ..models.instance import (
     CreateInstanceBody,
     Instance,
     InstanceAnswer,
-    InstanceSettings,
+    InstanceConfig,
     PatchInstanceBody,
     is_secret_key,
     settled,
 )
-from ..models.polling import PollerStatus, parse_poller_configuration
+from ..models.poller_config import PollerStatus, parse_poller_configuration
 from ..observability import logger
 from ..store import cursors, deliveries, schedules
 from ..store import instances as store
 from .auth import Caller, new_token, token_hash
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def webhook_path(instance_id: int) -> str:
@@ -39,7 +36,7 @@ def webhook_path(instance_id: int) -> str:
 
 
 def answer(instance: Instance, api_base_url: str, token: str | None = None) -> InstanceAnswer:
-    config = instance.settings
+    config = instance.config
     # A polling instance shows its poller's state: one read, and none for webhook instances.
     status = cursors.status(instance.id) if config.vendor_type == "polling" else None
     return InstanceAnswer(
@@ -64,7 +61,7 @@ def answer(instance: Instance, api_base_url: str, token: str | None = None) -> I
 HOP_BY_HOP_HEADERS = frozenset({"te", "trailer", "upgrade", "keep-alive", "proxy-connection", "expect"})
 
 
-def _validate_headers(config: InstanceSettings) -> None:
+def _validate_headers(config: InstanceConfig) -> None:
     refused = RESERVED_HEADERS | HOP_BY_HOP_HEADERS | ({"authorization"} if config.basic_auth else set())
     errors = [
         {
@@ -79,7 +76,7 @@ def _validate_headers(config: InstanceSettings) -> None:
         raise BadRequest("Invalid callback headers", errors)
 
 
-def _validate_events(config: InstanceSettings) -> None:
+def _validate_events(config: InstanceConfig) -> None:
     _validate_headers(config)
     if config.events_enabled and config.vendor_type == "polling":
         parse_poller_configuration(config.poller_configuration, config.event_objects)
@@ -136,7 +133,7 @@ def create(caller: Caller, body: CreateInstanceBody, api_base_url: str) -> Insta
         name=body.name,
         tags=body.tags,
         configuration=configuration,
-        created_date=now_iso(),
+        created_date=utc_iso(datetime.now(UTC)),
         token_hash=token_hash(token),
     )
     store.create(instance, instance.token_hash or "")
@@ -164,7 +161,7 @@ def list_owned(caller: Caller) -> list[Instance]:
 
 def patch(caller: Caller, instance_id: int, body: PatchInstanceBody) -> Instance:
     instance = get_owned(caller, instance_id)
-    changes: dict[str, Any] = {"updated_date": now_iso()}
+    changes: dict[str, Any] = {"updated_date": utc_iso(datetime.now(UTC))}
     if body.name is not None:
         changes["name"] = body.name
     if body.tags is not None:
@@ -193,7 +190,9 @@ def patch(caller: Caller, instance_id: int, body: PatchInstanceBody) -> Instance
 
 def set_enabled(caller: Caller, instance_id: int, enabled: bool) -> Instance:
     instance = get_owned(caller, instance_id)
-    updated = instance.model_copy(update={"disabled": not enabled, "updated_date": now_iso()})
+    updated = instance.model_copy(
+        update={"disabled": not enabled, "updated_date": utc_iso(datetime.now(UTC))}
+    )
     store.save(updated)
     _sync_schedule(updated, was_polling=_polls(instance))
     logger.info("instance enabled" if enabled else "instance disabled", extra={"instance_id": instance_id})
@@ -203,7 +202,7 @@ def set_enabled(caller: Caller, instance_id: int, enabled: bool) -> Instance:
 def delete(caller: Caller, instance_id: int) -> None:
     """Keep a tombstone so the webhook URL answers 410, and drop the token so it opens nothing."""
     instance = get_owned(caller, instance_id)
-    store.save(instance.model_copy(update={"deleted": True, "updated_date": now_iso()}))
+    store.save(instance.model_copy(update={"deleted": True, "updated_date": utc_iso(datetime.now(UTC))}))
     if _polls(instance):
         schedules.remove(instance_id)
     cancelled = cancel_undelivered(instance_id)
@@ -222,7 +221,7 @@ def cancel_undelivered(instance_id: int) -> int:
 
 
 def _polls(instance: Instance) -> bool:
-    config = instance.settings
+    config = instance.config
     return config.events_enabled and config.vendor_type == "polling"
 
 
@@ -232,7 +231,7 @@ def _sync_schedule(instance: Instance, was_polling: bool) -> None:
         if not was_polling:  # polling starts now: no poll sends a change from before (SPEC §7)
             started = datetime.fromisoformat(instance.updated_date or instance.created_date)
             cursors.start_polling(instance.id, started.timestamp())
-        schedules.put(instance.id, instance.settings.refresh_interval, enabled=not instance.disabled)
+        schedules.put(instance.id, instance.config.refresh_interval, enabled=not instance.disabled)
     elif was_polling:
         schedules.remove(instance.id)
 

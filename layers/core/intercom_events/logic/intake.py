@@ -59,7 +59,7 @@ def accept(encoded: str, body: bytes, signature: str | None) -> IntakeResult:
     metrics.add_metric(name="WebhooksReceived", unit=MetricUnit.Count, value=1)
     try:
         instance = _instances.get_or_load(instance_id, instances.for_webhook)
-        config = instance.settings
+        config = instance.config
         if not verify_hub_signature(body, signature, config.oauth_api_secret or ""):
             raise Unauthorized("Invalid or missing X-Hub-Signature")
         notification = _parse(body)

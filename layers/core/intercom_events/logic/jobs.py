@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from ..dates import utc_iso
 from ..models.events import CallbackJob, NormalizedEvent
 
 # Callback size limits of SPEC §6: a larger set is split, each part carrying the whole raw.
@@ -43,7 +44,7 @@ def make_jobs(
                 notificationId=str(uuid.uuid5(_NAMESPACE, f"notification:{event_id}")),
                 source=source,
                 createdDate=java_date(now),
-                enqueuedAt=now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                enqueuedAt=utc_iso(now, millis=True),
                 raw=raw,
                 events=part,
                 intercomNotificationId=intercom_notification_id,

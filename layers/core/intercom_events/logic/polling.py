@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from ..dates import parse_instant, utc_iso
 from ..intercom.client import (
     DEADLINE_RESERVE,
     DeadlineReached,
@@ -57,9 +58,8 @@ from ..intercom.client import (
 )
 from ..models.events import EventType, NormalizedEvent
 from ..models.instance import Instance
-from ..models.polling import PollOutcome, ResourcePoll, Target, parse_poller_configuration
+from ..models.poller_config import PollOutcome, ResourcePoll, Target, parse_poller_configuration
 from ..observability import MetricUnit, logger, metrics
-from ..polling.dates import parse_instant
 from ..store import cursors, queue
 from ..store import instances as instance_store
 from ..store.cursors import Cursor, FailureRun
@@ -118,7 +118,7 @@ def poll(
     instance = instance_store.get(instance_id)
     if instance is None or instance.deleted:
         return _skip(report, "no such instance")
-    config = instance.settings
+    config = instance.config
     if instance.disabled or not config.events_enabled or config.vendor_type != "polling":
         return _skip(report, "polling is off for this instance")
     if not cursors.acquire_lock(instance_id, owner, now(), lease_seconds=max(time_left(), 1.0) + 5):
@@ -147,7 +147,7 @@ def poll(
     except IntercomAuthError:
         # The token was revoked: keep the cursors (nothing was lost), mark the instance, raise the alarm.
         report.outcome, report.reason = "unauthorized", "Intercom answered 401: the access token was revoked"
-        refused = {"date": iso(now()), "message": report.reason}
+        refused = {"date": utc_iso(now()), "message": report.reason}
         metrics.add_metric(name="PollerAuthErrors", unit=MetricUnit.Count, value=1)
         logger.error("poll refused by Intercom: token revoked", extra={"instance_id": instance_id})
     except IntercomError as exc:
@@ -172,7 +172,7 @@ def poll(
         run = cursors.record_status(
             instance_id,
             {
-                "lastPollDate": iso(now()),
+                "lastPollDate": utc_iso(now()),
                 "outcome": report.outcome,
                 "reason": report.reason,
                 "events": report.events,
@@ -203,7 +203,7 @@ def poll(
 def intercom_client(instance: Instance, time_left: Callable[[], float], http: Any = None) -> IntercomClient:
     """The instance's Intercom client, whose calls stop at the poller's stop margin."""
     return IntercomClient.for_instance(
-        instance.settings,
+        instance.config,
         http=http,
         deadline=lambda: time_left() - STOP_MARGIN_SECONDS,
         on_rate_limit_wait=lambda seconds: metrics.add_metric(
@@ -229,10 +229,6 @@ def _skip(report: PollReport, reason: str) -> PollReport:
 def polling_floor(instance: Instance, polling_since: float | None) -> float:
     """The earliest change any scheduled poll may send: the instance's creation, or when polling started."""
     return max(_epoch(instance.created_date), polling_since or float("-inf"))
-
-
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def dotted(record: dict[str, Any], path: str) -> Any:
@@ -457,7 +453,7 @@ class ResourcePoller:
         unknown = [key for key in candidates if key not in self.known]
         if unknown:
             self.known.update(cursors.sent_versions(self.instance.id, self.scope, unknown))
-        poll_date = iso(until)
+        poll_date = utc_iso(until)
         fresh: list[tuple[dict[str, Any], NormalizedEvent]] = []
         versions: dict[str, float] = {}
         for key, (version, record, updated) in candidates.items():
@@ -492,7 +488,7 @@ class ResourcePoller:
             and abs((updated - created).total_seconds()) <= self.entry.createdCheckTolerance
         )
         return NormalizedEvent(
-            date=iso(updated.timestamp()),
+            date=utc_iso(updated.timestamp()),
             eventType=EventType.CREATED if is_new else EventType.UPDATED,
             objectId=record_id,
             objectType=self.name,

@@ -26,7 +26,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from .. import json_body
 from ..errors import BadRequest
 from ..json_body import is_utf8
-from .polling import PollerStatus
+from .poller_config import PollerStatus
 
 ELEMENT_KEY = "intercom"
 MASK = "********"
@@ -100,7 +100,7 @@ def has_secret(value: Any) -> bool:
 
 
 def is_secret_key(key: str) -> bool:
-    """Whether `key`, however spelled, names a secret (KNOWN_KEYS is filled below InstanceSettings)."""
+    """Whether `key`, however spelled, names a secret (KNOWN_KEYS is filled below InstanceConfig)."""
     return KNOWN_KEYS.get(normalized_key(key)) in SECRET_KEYS
 
 
@@ -290,7 +290,7 @@ def _checked_headers(headers: dict[Any, Any]) -> dict[str, str]:
     return checked
 
 
-class InstanceSettings(BaseModel):
+class InstanceConfig(BaseModel):
     """The typed view of an instance's configuration map (keys as Open Connectors names them: a body's
     keys are made so on the way in, see `_known_keys`).
 
@@ -413,7 +413,7 @@ class InstanceSettings(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _required(self) -> InstanceSettings:
+    def _required(self) -> InstanceConfig:
         if self.authentication_type == "oauth2" and not (self.oauth_api_key and self.oauth_api_secret):
             raise ValueError("oauth2 needs oauth.api.key and oauth.api.secret")
         if self.authentication_type == "token" and not self.access_token:
@@ -453,20 +453,20 @@ class InstanceSettings(BaseModel):
 # typed view once read too (`access_token` is intercom.access.token).
 KNOWN_KEYS: dict[str, str] = {
     normalized_key(spelling): str(field.alias)
-    for name, field in InstanceSettings.model_fields.items()
+    for name, field in InstanceConfig.model_fields.items()
     for spelling in (str(field.alias), name)
 }
 
 
-def parse_settings(configuration: dict[str, Any], saving: bool = False) -> InstanceSettings:
+def parse_config(configuration: dict[str, Any], saving: bool = False) -> InstanceConfig:
     """Validate a configuration map, naming every bad field; the message never echoes a value. `saving`
-    adds the checks that keep a stored instance usable (see InstanceSettings)."""
+    adds the checks that keep a stored instance usable (see InstanceConfig)."""
     # A patch merges into what is stored: the sum must still fit (what was stored always does).
     problem = storage_problem(configuration, SEALED_SECRETS_MAX_BYTES, CONFIGURATION_MAX_BYTES)
     if problem:
         raise BadRequest("Invalid instance configuration", [{"field": "configuration", "message": problem}])
     try:
-        return InstanceSettings.model_validate(configuration, context={"saving": saving})
+        return InstanceConfig.model_validate(configuration, context={"saving": saving})
     except ValidationError as exc:
         errors = []
         for error in exc.errors(include_input=False, include_url=False):
@@ -477,9 +477,9 @@ def parse_settings(configuration: dict[str, Any], saving: bool = False) -> Insta
         raise BadRequest("Invalid instance configuration", errors) from None
 
 
-def settled(configuration: Mapping[str, Any]) -> tuple[dict[str, Any], InstanceSettings]:
+def settled(configuration: Mapping[str, Any]) -> tuple[dict[str, Any], InstanceConfig]:
     """The configuration to store (known keys as the typed view reads them) and its typed view."""
-    config = parse_settings(dict(configuration), saving=True)
+    config = parse_config(dict(configuration), saving=True)
     return {**configuration, **config.stored_values()}, config
 
 
@@ -582,8 +582,9 @@ class Instance(BaseModel):
         return stored_keys(value) if isinstance(value, Mapping) else value
 
     @property
-    def settings(self) -> InstanceSettings:
-        return parse_settings(self.configuration)
+    def config(self) -> InstanceConfig:
+        """The configuration read into its typed view (the deployment's are `config.settings()`)."""
+        return parse_config(self.configuration)
 
     def public_configuration(self) -> dict[str, Any]:
         return {k: (MASK if is_secret_key(k) and has_secret(v) else v) for k, v in self.configuration.items()}

@@ -8,10 +8,10 @@ What one backfill sent lives beside the polls' (store.cursors, `BACKFILL#<run>#S
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from ..config import settings
+from ..dates import utc_iso
 from ..observability import tracer
 from .aws import client
 from .items import backfill_key, from_item, to_item
@@ -19,10 +19,6 @@ from .items import backfill_key, from_item, to_item
 
 class Superseded(Exception):
     """The backfill is no longer the running one (cancelled, or replaced by a newer one): stop."""
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @tracer.capture_method(capture_response=False)
@@ -48,8 +44,8 @@ def start(
         "finished": [],
         "events": {},
         "resume": {},
-        "requestedDate": _iso(until),
-        "updatedDate": _iso(until),
+        "requestedDate": utc_iso(until),
+        "updatedDate": utc_iso(until),
         "updatedAt": until,
     }
     try:
@@ -85,7 +81,7 @@ def _update(
 ) -> None:
     ddb = client("dynamodb")
     sets = [*sets, "updatedAt = :now", "updatedDate = :nowDate"]
-    values = {**values, ":now": now, ":nowDate": _iso(now), ":run": run_id, ":running": "running"}
+    values = {**values, ":now": now, ":nowDate": utc_iso(now), ":run": run_id, ":running": "running"}
     try:
         ddb.update_item(
             TableName=settings().table_name,

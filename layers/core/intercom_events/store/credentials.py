@@ -30,13 +30,13 @@ def _secret(arn: str, fallback: str) -> str:
 
 
 def organization_secret() -> str:
-    config = settings()
-    return _secret(config.organization_secret_arn, config.organization_secret)
+    deployment = settings()
+    return _secret(deployment.organization_secret_arn, deployment.organization_secret)
 
 
 def users() -> list[User]:
-    config = settings()
-    return parse_users(_secret(config.user_secrets_arn, config.user_secret))
+    deployment = settings()
+    return parse_users(_secret(deployment.user_secrets_arn, deployment.user_secret))
 
 
 def parse_users(text: str) -> list[User]:

@@ -34,7 +34,6 @@ once, writes its entries still inside the window as SEEN items, and saves the cu
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 import zlib
@@ -45,39 +44,29 @@ from typing import Any
 from ..config import settings
 from ..observability import tracer
 from .aws import client
-from .items import from_item, to_item
+from .items import (
+    BACKFILL_LOCK,
+    POLL_LOCK,
+    backfill_scope,
+    cursor_key,
+    from_item,
+    lock_key,
+    poll_status_key,
+    seen_key,
+    seen_scope,
+    to_item,
+)
+
+__all__ = ["BACKFILL_LOCK", "POLL_LOCK", "backfill_scope", "seen_scope"]  # the poller names them here
 
 SEEN_RETENTION_SECONDS = 30 * 86400
 BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
 BATCH_WRITE_ITEMS = 25  # and per BatchWriteItem
 BATCH_ATTEMPTS = 8
-POLL_LOCK = "POLL#LOCK"
-BACKFILL_LOCK = "BACKFILL#LOCK"
-MAX_ID_IN_KEY = 200  # longer ids (a custom idField) are hashed to stay well under the 1 KB sort key
 
 
 class UnprocessedBatch(Exception):
     """DynamoDB kept refusing part of a batch (throttled) after the retries."""
-
-
-def _key(instance_id: int, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": f"INSTANCE#{instance_id}"}, "sk": {"S": sk}}
-
-
-def seen_scope(resource: str) -> str:
-    """Where scheduled polls keep the versions they sent of `resource`'s records."""
-    return f"SEEN#{resource}"
-
-
-def backfill_scope(run_id: str, resource: str) -> str:
-    """Where one backfill keeps what it sent: apart from the scheduled polls', which it never touches."""
-    return f"BACKFILL#{run_id}#SEEN#{resource}"
-
-
-def _seen_key(instance_id: int, scope: str, record_id: str) -> dict[str, Any]:
-    if len(record_id) > MAX_ID_IN_KEY:
-        record_id = "sha256:" + hashlib.sha256(record_id.encode()).hexdigest()
-    return _key(instance_id, f"{scope}#{record_id}")
 
 
 @dataclass
@@ -95,7 +84,7 @@ class Cursor:
 @tracer.capture_method(capture_response=False)
 def load(instance_id: int, resource: str) -> Cursor | None:
     answer = client("dynamodb").get_item(
-        TableName=settings().table_name, Key=_key(instance_id, f"CURSOR#{resource}"), ConsistentRead=True
+        TableName=settings().table_name, Key=cursor_key(instance_id, resource), ConsistentRead=True
     )
     if "Item" not in answer:
         return None
@@ -109,14 +98,14 @@ def save(instance_id: int, resource: str, cursor: Cursor) -> None:
     """The whole cursor item, replaced: the window and the resume point only (a legacy map is dropped)."""
     values: dict[str, Any] = {"since": cursor.since, "resume": cursor.resume}
     client("dynamodb").put_item(
-        TableName=settings().table_name, Item={**_key(instance_id, f"CURSOR#{resource}"), **to_item(values)}
+        TableName=settings().table_name, Item={**cursor_key(instance_id, resource), **to_item(values)}
     )
 
 
 @tracer.capture_method(capture_response=False)
 def sent_versions(instance_id: int, scope: str, record_ids: Iterable[str]) -> dict[str, float]:
     """The version last sent of each of `record_ids` that has one (consistent reads)."""
-    wanted = {json.dumps(_seen_key(instance_id, scope, rid), sort_keys=True): rid for rid in record_ids}
+    wanted = {json.dumps(seen_key(instance_id, scope, rid), sort_keys=True): rid for rid in record_ids}
     keys = [json.loads(k) for k in wanted]
     found: dict[str, float] = {}
     table = settings().table_name
@@ -166,7 +155,7 @@ def mark_sent(
 
 
 def _seen_item(instance_id: int, scope: str, record_id: str, version: float, expires: int) -> dict[str, Any]:
-    return {**_seen_key(instance_id, scope, record_id), **to_item({"v": version, "expiresAt": expires})}
+    return {**seen_key(instance_id, scope, record_id), **to_item({"v": version, "expiresAt": expires})}
 
 
 def _write(request: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -196,7 +185,7 @@ def acquire_lock(
         ddb.put_item(
             TableName=settings().table_name,
             Item={
-                **_key(instance_id, lock),
+                **lock_key(instance_id, lock),
                 **to_item({"owner": owner, "leaseUntil": now + lease_seconds}),
             },
             ConditionExpression="attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner",
@@ -215,7 +204,7 @@ def release_lock(instance_id: int, owner: str, lock: str = POLL_LOCK) -> None:
     with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
         ddb.delete_item(
             TableName=settings().table_name,
-            Key=_key(instance_id, lock),
+            Key=lock_key(instance_id, lock),
             ConditionExpression="#owner = :owner",
             ExpressionAttributeNames={"#owner": "owner"},
             ExpressionAttributeValues=to_item({":owner": owner}),
@@ -280,7 +269,7 @@ def record_status(
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "") + add
     answer = client("dynamodb").update_item(
         TableName=settings().table_name,
-        Key=_key(instance_id, "POLL#STATUS"),
+        Key=poll_status_key(instance_id),
         UpdateExpression=expression,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=to_item({f":{name}": value for name, value in values.items()}),
@@ -296,7 +285,7 @@ def start_polling(instance_id: int, since: float) -> None:
     reaches behind `since`, whatever cursors an earlier polling period left."""
     client("dynamodb").update_item(
         TableName=settings().table_name,
-        Key=_key(instance_id, "POLL#STATUS"),
+        Key=poll_status_key(instance_id),
         UpdateExpression="SET pollingSince = :since",
         ExpressionAttributeValues=to_item({":since": since}),
     )
@@ -306,7 +295,7 @@ def start_polling(instance_id: int, since: float) -> None:
 def polling_since(instance_id: int) -> float | None:
     answer = client("dynamodb").get_item(
         TableName=settings().table_name,
-        Key=_key(instance_id, "POLL#STATUS"),
+        Key=poll_status_key(instance_id),
         ConsistentRead=True,
         ProjectionExpression="pollingSince",
     )
@@ -317,7 +306,7 @@ def polling_since(instance_id: int) -> float | None:
 @tracer.capture_method(capture_response=False)
 def status(instance_id: int) -> dict[str, Any] | None:
     answer = client("dynamodb").get_item(
-        TableName=settings().table_name, Key=_key(instance_id, "POLL#STATUS"), ConsistentRead=True
+        TableName=settings().table_name, Key=poll_status_key(instance_id), ConsistentRead=True
     )
     if "Item" not in answer:
         return None

@@ -20,14 +20,23 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ..config import settings
+from ..dates import utc_iso
 from ..models.events import CallbackJob
 from ..observability import tracer
 from .aws import client
-from .items import event_key, from_item, to_item
+from .items import (
+    delivery_state_key,
+    event_key,
+    event_log_partition,
+    from_item,
+    job_key,
+    replay_partition,
+    to_item,
+)
 
 LOG_DAYS = 30
 Status = Literal["pending", "delivered", "retrying", "failed", "queued", "cancelled"]
@@ -56,16 +65,8 @@ class Claim:
     busy_seconds: int = 0
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _expires(now: datetime) -> int:
     return int((now + timedelta(days=LOG_DAYS)).timestamp())
-
-
-def _key(instance_id: int, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": f"INSTANCE#{instance_id}"}, "sk": {"S": sk}}
 
 
 @tracer.capture_method(capture_response=False)
@@ -93,12 +94,12 @@ def claim(job: CallbackJob, now: datetime, lease_seconds: int) -> Claim:
                     ":cancelled": "cancelled",
                     ":lease": int(now.timestamp()) + lease_seconds,
                     ":epoch": int(now.timestamp()),
-                    ":now": _iso(now),
+                    ":now": utc_iso(now),
                     ":eventId": job.eventId,
                     ":source": job.source,
                     ":types": sorted({e.objectType for e in job.events}),
                     ":expires": _expires(now),
-                    ":events": f"EVENTS#{job.instanceId}",
+                    ":events": event_log_partition(job.instanceId),
                     ":order": f"{job.enqueuedAt}#{job.eventId}",
                     ":one": 1,
                 }
@@ -151,9 +152,9 @@ def record_status(
     never attempted (queued, cancelled, or failed before its first try) lists like any other."""
     values: dict[str, Any] = {
         ":status": status,
-        ":now": _iso(now),
-        ":events": f"EVENTS#{instance_id}",
-        ":order": f"{order or _iso(now)}#{event_id}",
+        ":now": utc_iso(now),
+        ":events": event_log_partition(instance_id),
+        ":order": f"{order or utc_iso(now)}#{event_id}",
         ":expires": _expires(now),
         ":eventId": event_id,
         ":zero": 0,
@@ -186,8 +187,8 @@ def record_status(
     if status == "delivered":
         sets.append("deliveredDate = :now")
     if status in REPLAYABLE:  # into the sparse index a bulk retry reads
-        values[":replay"] = f"REPLAY#{instance_id}"
-        values[":replayOrder"] = f"{order or _iso(now)}#{event_id}"
+        values[":replay"] = replay_partition(instance_id)
+        values[":replayOrder"] = f"{order or utc_iso(now)}#{event_id}"
         sets += ["gsi3pk = :replay", "gsi3sk = if_not_exists(gsi3sk, :replayOrder)"]
     else:
         removes += ["gsi3pk", "gsi3sk"]
@@ -230,7 +231,7 @@ def keep_job(job: CallbackJob, message_body: str, now: datetime) -> None:
         ddb.put_item(
             TableName=settings().table_name,
             Item={
-                **_key(job.instanceId, f"JOB#{job.eventId}"),
+                **job_key(job.instanceId, job.eventId),
                 **to_item({"body": message_body, "expiresAt": _expires(now)}),
             },
             ConditionExpression="attribute_not_exists(pk)",
@@ -239,9 +240,7 @@ def keep_job(job: CallbackJob, message_body: str, now: datetime) -> None:
 
 @tracer.capture_method(capture_response=False)
 def kept_job(instance_id: int, event_id: str) -> str | None:
-    answer = client("dynamodb").get_item(
-        TableName=settings().table_name, Key=_key(instance_id, f"JOB#{event_id}")
-    )
+    answer = client("dynamodb").get_item(TableName=settings().table_name, Key=job_key(instance_id, event_id))
     return str(answer["Item"]["body"]["S"]) if "Item" in answer else None
 
 
@@ -275,7 +274,11 @@ def _decode(token: str | None, instance_id: int, lower: str, upper: str) -> dict
     pk, sk, gsi2pk, gsi2sk = (_key_string(key[name]) for name in _PAGE_KEY)
     if pk is None or sk is None or gsi2pk is None or gsi2sk is None:
         raise InvalidPageToken("nextPage is not a page token this API gave out")
-    if pk != f"INSTANCE#{instance_id}" or gsi2pk != f"EVENTS#{instance_id}" or not sk.startswith("EVENT#"):
+    if (
+        pk != event_key(instance_id, "")["pk"]["S"]
+        or gsi2pk != event_log_partition(instance_id)
+        or not sk.startswith("EVENT#")
+    ):
         raise InvalidPageToken("nextPage is a page token of another instance")
     if not lower <= gsi2sk <= upper:
         raise InvalidPageToken("nextPage is a page token of other dates: ask for the first page again")
@@ -307,7 +310,7 @@ def list_events(
     if lower > upper:
         return [], None  # DynamoDB refuses a BETWEEN whose bounds are reversed: nothing is in it
     condition = "gsi2pk = :events"
-    values: dict[str, Any] = {":events": f"EVENTS#{instance_id}"}
+    values: dict[str, Any] = {":events": event_log_partition(instance_id)}
     if since and until:
         condition += " AND gsi2sk BETWEEN :from AND :to"
         values[":from"], values[":to"] = lower, upper
@@ -352,7 +355,7 @@ def replayable(instance_id: int) -> Iterator[str]:
     return _event_ids(
         IndexName="byStatus",
         KeyConditionExpression="gsi3pk = :replay",
-        ExpressionAttributeValues={":replay": {"S": f"REPLAY#{instance_id}"}},
+        ExpressionAttributeValues={":replay": {"S": replay_partition(instance_id)}},
     )
 
 
@@ -364,7 +367,11 @@ def undelivered(instance_id: int) -> Iterator[str]:
         FilterExpression="NOT #status IN (:delivered, :cancelled)",
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues=to_item(
-            {":events": f"EVENTS#{instance_id}", ":delivered": "delivered", ":cancelled": "cancelled"}
+            {
+                ":events": event_log_partition(instance_id),
+                ":delivered": "delivered",
+                ":cancelled": "cancelled",
+            }
         ),
     )
 
@@ -374,9 +381,7 @@ def undelivered(instance_id: int) -> Iterator[str]:
 
 @tracer.capture_method(capture_response=False)
 def state(instance_id: int) -> dict[str, Any]:
-    answer = client("dynamodb").get_item(
-        TableName=settings().table_name, Key=_key(instance_id, "DELIVERY#STATE")
-    )
+    answer = client("dynamodb").get_item(TableName=settings().table_name, Key=delivery_state_key(instance_id))
     return from_item(answer["Item"]) if "Item" in answer else {}
 
 
@@ -385,12 +390,12 @@ def suspend(instance_id: int, event_id: str, now: datetime) -> None:
     client("dynamodb").put_item(
         TableName=settings().table_name,
         Item={
-            **_key(instance_id, "DELIVERY#STATE"),
-            **to_item({"suspended": True, "suspendedDate": _iso(now), "failedEventId": event_id}),
+            **delivery_state_key(instance_id),
+            **to_item({"suspended": True, "suspendedDate": utc_iso(now), "failedEventId": event_id}),
         },
     )
 
 
 @tracer.capture_method(capture_response=False)
 def resume(instance_id: int) -> None:
-    client("dynamodb").delete_item(TableName=settings().table_name, Key=_key(instance_id, "DELIVERY#STATE"))
+    client("dynamodb").delete_item(TableName=settings().table_name, Key=delivery_state_key(instance_id))

@@ -9,7 +9,7 @@ from ..models.instance import Instance, is_secret_key
 from ..observability import tracer
 from . import sealed
 from .aws import client
-from .items import from_item, instance_key, owner_keys, to_item, token_key
+from .items import COUNTER_KEY, from_item, instance_key, owner_keys, to_item, token_key
 
 
 def _table() -> str:
@@ -20,7 +20,7 @@ def _table() -> str:
 def next_id() -> int:
     answer = client("dynamodb").update_item(
         TableName=_table(),
-        Key={"pk": {"S": "COUNTER"}, "sk": {"S": "INSTANCE"}},
+        Key=COUNTER_KEY,
         UpdateExpression="ADD lastId :one",
         ExpressionAttributeValues={":one": {"N": "1"}},
         ReturnValues="UPDATED_NEW",
@@ -147,5 +147,5 @@ def turn_events_off(instance_id: int) -> None:
 @tracer.capture_method(capture_response=False)
 def reachable() -> bool:
     """For /health: one cheap read proves the table and the role's access."""
-    client("dynamodb").get_item(TableName=_table(), Key={"pk": {"S": "COUNTER"}, "sk": {"S": "INSTANCE"}})
+    client("dynamodb").get_item(TableName=_table(), Key=COUNTER_KEY)
     return True

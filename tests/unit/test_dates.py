@@ -17,8 +17,8 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
-from intercom_events.polling import dates
-from intercom_events.polling.dates import check_format, expand_macros, format_instant, parse_instant, zone
+from intercom_events import dates
+from intercom_events.dates import check_format, expand_macros, format_instant, parse_instant, zone
 
 WINTER = datetime(2026, 11, 27, 10, 0, 0, 123000, tzinfo=UTC)
 SUMMER = datetime(2026, 7, 4, 15, 30, 45, 500000, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 Two uses: reading a record's created/updated field in its configured `datesConfiguration` format and
 time zone (`parse_instant`), and rendering the last poll time into a configured URL's date macros
-(`expand_macros`, built on `format_instant`).
+(`expand_macros`, built on `format_instant`); and `utc_iso`, how the rest of the package writes an instant.
 
 Formats: `timestamp` (Unix seconds, as Intercom), `milliseconds` (epoch ms), ISO-8601 (`iso8601`,
 `ISO-8601`, `iso`), or a Java SimpleDateFormat pattern. Open Connectors is a Java service, so where Java
@@ -302,12 +302,12 @@ def _kind(fmt: str | None) -> _Kind | None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def format_instant(moment: datetime, fmt: str, tz: str | None = None) -> str | int:
+def format_instant(moment: datetime, fmt: str, tz: str | tzinfo | None = None) -> str | int:
     """`moment` in the format `fmt`: an int for `timestamp` (seconds) and `milliseconds`, else a string.
 
     ISO-8601 (and an empty format) is UTC with Z, its fraction as Java's Instant.toString writes it
-    (none, 3 or 6 digits); a Java pattern is rendered in the zone `tz` (default UTC). A naive `moment`
-    is taken as UTC. Raises ValueError for an illegal pattern or an unknown zone.
+    (none, 3 or 6 digits); a Java pattern is rendered in the zone `tz` (a name or a zone; default UTC).
+    A naive `moment` is taken as UTC. Raises ValueError for an illegal pattern or an unknown zone.
     """
     moment = _aware(moment, UTC)
     kind = _kind(fmt)
@@ -317,7 +317,16 @@ def format_instant(moment: datetime, fmt: str, tz: str | None = None) -> str | i
         return (moment - EPOCH) // timedelta(milliseconds=1)
     if kind == "iso":
         return _iso(moment)
-    return _render(moment.astimezone(zone(tz)), _compile(fmt).tokens)
+    return _render(moment.astimezone(tz if isinstance(tz, tzinfo) else zone(tz)), _compile(fmt).tokens)
+
+
+def utc_iso(moment: datetime | float, *, millis: bool = False) -> str:
+    """How this package writes an instant: `2026-11-27T10:00:00Z`, or `…T10:00:00.123Z` with `millis`.
+    An epoch (seconds) or an aware datetime; a naive one is taken as UTC."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, UTC)
+    text = _aware(moment, UTC).astimezone(UTC).isoformat(timespec="milliseconds" if millis else "seconds")
+    return text.replace("+00:00", "Z")
 
 
 def _iso(moment: datetime, fraction: bool = True) -> str:
@@ -584,4 +593,4 @@ def _expand(body: str, moment: datetime) -> str | None:
         pattern, where = argument, (_GMT if name == "gmtDate" else UTC)
     if not pattern:
         raise ValueError(f"${{{body}}} needs a pattern")
-    return _render(moment.astimezone(where), _compile(pattern).tokens)
+    return str(format_instant(moment, pattern, where))

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..dates import check_format, expand_macros, utc_iso, zone
 from ..errors import BadRequest
-from ..polling.dates import check_format, expand_macros, zone
 
 # The Intercom resources the poller knows: how to read them and which fields they carry.
 SEARCHABLE = ("contacts", "conversations", "tickets")
@@ -106,8 +106,7 @@ class PollerStatus(BaseModel):
         """From the POLL#STATUS record (store.cursors), where `pollingSince` is epoch seconds."""
         since = values.get("pollingSince")
         if since is not None:
-            moment = datetime.fromtimestamp(float(since), UTC)
-            values = {**values, "pollingSince": moment.isoformat(timespec="seconds").replace("+00:00", "Z")}
+            values = {**values, "pollingSince": utc_iso(float(since))}
         return cls.model_validate(values)
 
 

@@ -26,5 +26,5 @@ def test_a_stored_map_with_two_spellings_of_a_key_reads_the_open_connectors_one(
         "intercom.access.token": "t",
         "event.notification.signature.key": "new",
     }
-    assert instance.settings.signature_key == "new" and instance.settings.access_token == "t"
+    assert instance.config.signature_key == "new" and instance.config.access_token == "t"
     assert instance.public_configuration()["event.notification.signature.key"] == MASK
