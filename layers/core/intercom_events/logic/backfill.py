@@ -28,6 +28,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
 from ..dates import utc_iso
 from ..errors import BadRequest, Conflict, NotFound
 from ..intercom.client import IntercomAuthError, IntercomClient, IntercomError
@@ -37,10 +39,10 @@ from ..models.poller_config import ResourcePoll, parse_poller_configuration
 from ..observability import MetricUnit, logger, metrics
 from ..store import backfills, cursors, schedules
 from ..store import instances as instance_store
-from ..store.cursors import Cursor
+from ..store.cursors import Resume
 from .auth import Caller
 from .instances import get_owned
-from .polling import ResourcePoller, describe, intercom_client
+from .polling import ResourcePoller, Window, describe, intercom_client
 
 # A running backfill checkpoints at least every QUIET_CHECKPOINT_SECONDS of a run, and a run starts every
 # minute: one silent this long has lost its schedule, and a new backfill may take its place.
@@ -154,14 +156,13 @@ class BackfillPoller(ResourcePoller):
         super().__init__(instance, name, entry, client, time_left, now, float(state["since"]), counts)
         self.run_id = self.backfill_id = state["runId"]
         self.until = float(state["until"])
-        self.resume: dict[str, Any] = dict(state.get("resume", {}).get(name) or {})
+        self.resume = Resume.from_item(state.get("resume", {}).get(name))  # where its last run stopped
         self.counts[name] = int(state.get("events", {}).get(name, 0))  # counted over all its runs
         self.scope = cursors.backfill_scope(self.run_id, name)
         self.origin = f"backfill:{self.run_id}:{name}"
 
     def run(self) -> int:
-        cursor = Cursor(since=self.floor, resume=self.resume or None)
-        if self._passes(cursor, self.floor, self.until, self.resume):
+        if self._passes(Window(self.floor, self.until, self.resume)):
             backfills.checkpoint(
                 self.instance.id,
                 self.run_id,
@@ -173,9 +174,9 @@ class BackfillPoller(ResourcePoller):
             )
         return self.sent
 
-    def _checkpoint(self, cursor: Cursor) -> None:
+    def _checkpoint(self, resume: Resume) -> None:
         backfills.checkpoint(
-            self.instance.id, self.run_id, self.name, resume=cursor.resume, sent=self.sent, now=self.now()
+            self.instance.id, self.run_id, self.name, resume=resume.as_item(), sent=self.sent, now=self.now()
         )
 
 
@@ -186,7 +187,7 @@ def run(
     time_left: Callable[[], float],
     owner: str,
     now: Callable[[], float] = time.time,
-    http: Any = None,
+    http: httpx.Client | None = None,
 ) -> dict[str, Any]:
     """One run of a backfill's schedule: on from its last checkpoint until it ends or time runs out."""
     report: dict[str, Any] = {"instanceId": instance_id, "backfillId": run_id, "events": {}}

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from ..callbacks.client import CallbackAnswer, failure_reason, post_callback
 from ..callbacks.schedule import MAX_ATTEMPTS, next_retry_delay, retry_delay
@@ -68,6 +68,28 @@ class RetryLater(Exception):
 class Outcome:
     status: str  # delivered | duplicate | cancelled | queued | gone
     response_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an attempt's answer means for its event; `delay`: seconds until the next attempt."""
+
+    status: Literal["delivered", "gone", "retrying", "failed"]
+    delay: int | None = None
+
+
+def verdict(status: int | None, attempt: int, retry_after: str | None, now: datetime) -> Verdict:
+    """A 2xx delivers; a 410 is the receiver gone for good (the instance's events go off); anything else,
+    or no answer (`status` None), is retried on the schedule, a 429/503's Retry-After a lower bound,
+    until the retries are spent: then the event has failed and the instance's deliveries are suspended."""
+    if status is not None and 200 <= status < 300:
+        return Verdict("delivered")
+    if status == 410:
+        return Verdict("gone")
+    delay = next_retry_delay(attempt, status, retry_after, now)
+    if delay is None or attempt >= MAX_ATTEMPTS:
+        return Verdict("failed")
+    return Verdict("retrying", delay)
 
 
 def callback_body(job: CallbackJob, instance: Instance) -> dict[str, Any]:
@@ -197,7 +219,7 @@ async def deliver(
         error = _fault(exc)
         facts = {**ids, "attempt": attempt, "error": error}
         logger.error("callback attempt failed with an error", extra=facts)
-        await _failed(job, attempt, None, error, None, facts)
+        await _failed(job, verdict(None, attempt, None, datetime.now(UTC)), None, error, facts)
 
 
 async def _deliver(
@@ -254,8 +276,9 @@ async def _deliver(
     code, error = answer.status, answer.error
     metrics.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=answer.elapsed_ms)
     facts = {**ids, "attempt": attempt, "status": code, "error": error, "ms": round(answer.elapsed_ms)}
+    decision = verdict(code, attempt, answer.retry_after, datetime.now(UTC))
 
-    if answer.delivered:
+    if decision.status == "delivered":
         await asyncio.to_thread(deliveries.record, job, "delivered", datetime.now(UTC), code)
         metrics.add_metric(name="DeliveriesSucceeded", unit=MetricUnit.Count, value=1)
         logger.info("callback delivered", extra=facts)
@@ -264,7 +287,7 @@ async def _deliver(
     if answer.excerpt:
         secrets = [config.signature_key or "", config.basic_password or "", *config.callback_headers.values()]
         facts["answer"] = _redacted(answer.excerpt, [*secrets, *headers.values()])
-    if code == 410:
+    if decision.status == "gone":
         # The receiver says it is gone for good: events off for the instance, as Open Connectors does.
         metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
         await asyncio.to_thread(
@@ -274,29 +297,28 @@ async def _deliver(
         _instances.forget(job.instanceId)
         logger.warning("callback refused with 410: events turned off for the instance", extra=facts)
         return Outcome("gone", code)
-    await _failed(job, attempt, code, error, answer.retry_after, facts)
+    await _failed(job, decision, code, error, facts)
 
 
 async def _failed(
     job: CallbackJob,
-    attempt: int,
+    decision: Verdict,
     code: int | None,
     error: str | None,
-    retry_after: str | None,
     facts: dict[str, Any],
 ) -> NoReturn:
     """A failed attempt: on the record, and retried on the schedule, or failed for good (and the
     instance's deliveries suspended) once the retries are spent."""
     metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
     now = datetime.now(UTC)
-    delay = next_retry_delay(attempt, code, retry_after, now)
-    if delay is None or attempt >= MAX_ATTEMPTS:
+    if decision.status != "retrying":
         await asyncio.to_thread(deliveries.record, job, "failed", now, code, error)
         await asyncio.to_thread(deliveries.suspend, job.instanceId, job.eventId, now)
         _states.forget(job.instanceId)
         metrics.add_metric(name="DeliveriesSuspended", unit=MetricUnit.Count, value=1)
         logger.error("callback failed: retries spent; deliveries to the instance suspended", extra=facts)
         raise RetryLater(0, "retries spent")  # redrive also moves it to the dead-letter queue (its alarm)
+    delay = decision.delay or 0
     await asyncio.to_thread(deliveries.record, job, "retrying", now, code, error)
     logger.warning("callback failed; will retry", extra={**facts, "retry_in_seconds": delay})
     raise RetryLater(delay, error or "failed")

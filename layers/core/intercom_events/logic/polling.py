@@ -40,11 +40,14 @@ read the reason, and the way out).
 from __future__ import annotations
 
 import hashlib
+import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+import httpx
 
 from ..dates import parse_instant, utc_iso
 from ..intercom.client import (
@@ -62,7 +65,7 @@ from ..models.poller_config import PollOutcome, ResourcePoll, Target, parse_poll
 from ..observability import MetricUnit, logger, metrics
 from ..store import cursors, queue
 from ..store import instances as instance_store
-from ..store.cursors import Cursor, FailureRun
+from ..store.cursors import Cursor, FailureRun, Resume
 from .jobs import make_jobs
 
 STOP_MARGIN_SECONDS = 20.0  # time kept to checkpoint before Lambda's timeout
@@ -112,7 +115,7 @@ def poll(
     time_left: Callable[[], float],
     owner: str,
     now: Callable[[], float] = time.time,
-    http: Any = None,
+    http: httpx.Client | None = None,
 ) -> PollReport:
     report = PollReport(instance_id)
     instance = instance_store.get(instance_id)
@@ -200,7 +203,9 @@ def poll(
     return report
 
 
-def intercom_client(instance: Instance, time_left: Callable[[], float], http: Any = None) -> IntercomClient:
+def intercom_client(
+    instance: Instance, time_left: Callable[[], float], http: httpx.Client | None = None
+) -> IntercomClient:
     """The instance's Intercom client, whose calls stop at the poller's stop margin."""
     return IntercomClient.for_instance(
         instance.config,
@@ -238,11 +243,156 @@ def dotted(record: dict[str, Any], path: str) -> Any:
     return value
 
 
+# ---- the decisions: pure, so that they are tested without AWS or Intercom (tests/unit) --------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one pass reads: changes in [start, until], and where an unfinished pass over it stopped."""
+
+    start: float
+    until: float
+    resume: Resume | None = None
+
+
+def index_lag(resource: str) -> float:
+    return INDEX_LAG_SECONDS.get(resource, DEFAULT_INDEX_LAG_SECONDS)
+
+
+def window_start(since: float, floor: float, poll_delay: float, lag: float) -> float:
+    """Back from `since` by `pollDelay` and Intercom's indexing lag, but never behind the floor."""
+    return max(since - poll_delay - lag, floor)
+
+
+def poll_window(
+    since: float, resume: Resume | None, *, floor: float, now: float, poll_delay: float, lag: float
+) -> Window:
+    """The window of a scheduled poll's pass: a resumed pass keeps its own (held to the floor), a new
+    one runs from the previous pass's start, less the look-back, to now."""
+    since = max(since, floor)  # no cursor, or one older than polling itself: the window opens at the floor
+    if resume is not None and resume.until < floor:
+        resume = None  # a pass cut short before polling last started: that window is closed
+    if resume is not None:
+        return Window(max(resume.start, floor), resume.until, resume)
+    return Window(window_start(since, floor, poll_delay, lag), now, None)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A record's version inside the window, and the event it makes."""
+
+    record_id: str
+    version: float  # its updated date, epoch seconds
+    record: dict[str, Any]
+    event: NormalizedEvent
+
+
+@dataclass(frozen=True)
+class PageChanges:
+    changes: list[Change]  # one per record id (its newest version on the page), in page order
+    reached_start: bool  # a record older than the window showed up (newest first: the rest are older)
+    undated: int  # records skipped for want of a readable updated date
+
+
+def page_changes(
+    records: list[dict[str, Any]],
+    entry: ResourcePoll,
+    resource: str,
+    window: Window,
+    *,
+    floor: float,
+    cut_at_until: bool = False,
+) -> PageChanges:
+    """What a page holds for the window, read with the entry's `datesConfiguration`, `idField`,
+    `filterByUpdatedDate`, `filterByCurrentDate` and `createdCheckTolerance`."""
+    dates = entry.datesConfiguration
+    found: dict[str, tuple[float, dict[str, Any], datetime]] = {}
+    reached_start = False
+    undated = 0
+    for record in records:
+        updated = parse_instant(
+            dotted(record, dates.updatedDateField), dates.updatedDateFormat, dates.updatedDateTimezone
+        )
+        if updated is None:
+            undated += 1
+            continue
+        version = updated.timestamp()
+        if entry.filterByUpdatedDate and version < window.start:
+            reached_start = True  # newest first: everything after this is older still
+            continue
+        if version < floor:
+            continue  # without filterByUpdatedDate the url's filter picks; none from before goes out
+        if (cut_at_until or entry.filterByCurrentDate) and version > window.until:
+            continue  # changed after this pass began: the next poll's
+        record_id = dotted(record, entry.idField)
+        if record_id is None:
+            continue
+        key = str(record_id)
+        if key not in found or found[key][0] < version:
+            found[key] = (version, record, updated)
+    poll_date = utc_iso(window.until)
+    changes = [
+        Change(key, version, record, change_event(record, key, updated, entry, resource, poll_date))
+        for key, (version, record, updated) in found.items()
+    ]
+    return PageChanges(changes, reached_start, undated)
+
+
+def change_event(
+    record: dict[str, Any],
+    record_id: str,
+    updated: datetime,
+    entry: ResourcePoll,
+    resource: str,
+    poll_date: str,
+) -> NormalizedEvent:
+    dates = entry.datesConfiguration
+    created = parse_instant(
+        dotted(record, dates.createdDateField), dates.createdDateFormat, dates.createdDateTimezone
+    )
+    # Open Connectors' rule: created equal to updated (within the tolerance) is a creation.
+    is_new = created is not None and abs((updated - created).total_seconds()) <= entry.createdCheckTolerance
+    return NormalizedEvent(
+        date=utc_iso(updated.timestamp()),
+        eventType=EventType.CREATED if is_new else EventType.UPDATED,
+        objectId=record_id,
+        objectType=resource,
+        pollDate=poll_date,
+    )
+
+
+def unsent(changes: list[Change], known: Mapping[str, float]) -> list[Change]:
+    """The changes whose version has not gone out yet (an overlapping window, a page read twice)."""
+    return [c for c in changes if known.get(c.record_id, float("-inf")) < c.version]
+
+
+# ---- the machinery ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reading:
+    """One pass's progress through Intercom's pages."""
+
+    page_cursor: str | None
+    first_total: int | None  # the result count when the pass began
+    last_total: int | None = None
+    scroll_restarts: int = 0
+
+    @property
+    def shrank(self) -> bool:
+        """Records vanished while the pass read (stateless cursors may have skipped one)."""
+        return (
+            self.first_total is not None
+            and self.last_total is not None
+            and self.last_total < self.first_total
+        )
+
+
 class ResourcePoller:
     """One resource of one instance: a pass over its window, page by page, each page a checkpoint.
 
     A backfill (logic/backfill.py) reads the same way with its own window, checkpoint and record of what
-    it sent: the class attributes below are what it changes."""
+    it sent: `run`, `_checkpoint` and the class attributes below are what it changes."""
 
     source: Literal["polling", "backfill"] = "polling"
     retention: float = cursors.SEEN_RETENTION_SECONDS  # how long a version sent is remembered
@@ -272,6 +422,7 @@ class ResourcePoller:
         self.counts[name] = 0
         self.known: dict[str, float] = {}  # versions sent, as read from or written to the store this run
         self.saved_at = float("-inf")
+        self.since = floor  # the start of the window's pass, as the cursor keeps it (the url's macros)
         self.scope = cursors.seen_scope(name)
         self.origin = name  # what the callbacks' eventIds are derived from, with the records' versions
 
@@ -280,51 +431,50 @@ class ResourcePoller:
         return self.counts[self.name]
 
     def run(self) -> int:
-        # No cursor (the first poll, or an operator deleted it): the window opens at the floor.
         cursor = cursors.load(self.instance.id, self.name) or Cursor(since=self.floor)
         cursor.since = max(cursor.since, self.floor)  # a cursor older than polling itself
+        self.since = cursor.since
         if cursor.legacy_seen:
             self._migrate(cursor)
-        resume = cursor.resume or {}
-        if float(resume.get("until") or self.floor) < self.floor:
-            resume = {}  # a pass cut short before polling last started: that window is closed
-        until = float(resume.get("until") or self.now())
-        # A resumed pass keeps its window, but never one that reaches behind the floor.
-        start = max(float(resume.get("start") or self._window_start(cursor.since)), self.floor)
-        if not self._passes(cursor, start, until, resume):
+        window = poll_window(
+            cursor.since,
+            cursor.resume_point,
+            floor=self.floor,
+            now=self.now(),
+            poll_delay=self.entry.pollDelay,
+            lag=index_lag(self.name),
+        )
+        if not self._passes(window):
             return self.sent
         # The next window starts where this pass started.
-        cursor.since = until
-        cursor.resume = None
-        cursors.save(self.instance.id, self.name, cursor)
+        cursors.save(self.instance.id, self.name, Cursor(since=window.until))
         return self.sent
 
-    def _passes(self, cursor: Cursor, start: float, until: float, resume: dict[str, Any]) -> bool:
-        """Read the window [start, until] to its end, again while records vanish under the reading:
-        False when time ran out first (the last checkpoint holds where to resume)."""
-        target = self.entry.target(datetime.fromtimestamp(cursor.since, UTC))
-        passes = int(resume.get("pass", 1))
+    def _passes(self, window: Window) -> bool:
+        """Read the window to its end, again while records vanish under the reading: False when time ran
+        out first (the last checkpoint holds where to resume)."""
+        target = self.entry.target(datetime.fromtimestamp(self.since, UTC))
+        number = window.resume.pass_number if window.resume else 1
         try:
-            while True:
-                shrank = self._pass(cursor, target, start, until, passes, resume)
-                resume = {}
-                if not (shrank and passes < MAX_PASSES):
-                    return True
-                passes += 1
+            while self._pass(target, window, number) and number < MAX_PASSES:
+                number += 1
+                window = replace(window, resume=None)
                 logger.info(
                     "records vanished during the pass; reading the window again",
-                    extra={"instance_id": self.instance.id, "resource": self.name, "pass": passes},
+                    extra={"instance_id": self.instance.id, "resource": self.name, "pass": number},
                 )
         except OutOfTime:
             self.out_of_time = True
             return False
+        return True
 
     def _migrate(self, cursor: Cursor) -> None:
         """A cursor saved with the old seen map: its entries that a window can still reach become SEEN
         items, once (idempotent if cut short), and the cursor is saved without the map."""
-        reach = self._window_start(cursor.since)
-        if cursor.resume and cursor.resume.get("start") is not None:
-            reach = min(reach, float(cursor.resume["start"]))
+        reach = window_start(cursor.since, self.floor, self.entry.pollDelay, index_lag(self.name))
+        resume = cursor.resume_point
+        if resume is not None:
+            reach = min(reach, resume.start)
         keep = {rid: float(v) for rid, v in cursor.legacy_seen.items() if float(v) >= reach}
         entries = list(keep.items())
         groups = [
@@ -338,68 +488,57 @@ class ResourcePoller:
             extra={"instance_id": self.instance.id, "resource": self.name, "records": len(keep)},
         )
 
-    def _window_start(self, since: float) -> float:
-        """Back from `since` by `pollDelay` and Intercom's indexing lag, but never behind the floor."""
-        lag = INDEX_LAG_SECONDS.get(self.name, DEFAULT_INDEX_LAG_SECONDS)
-        return max(since - self.entry.pollDelay - lag, self.floor)
+    def _pass(self, target: Target, window: Window, number: int) -> bool:
+        """Read the window once, page by page: read, take, checkpoint. True when the result set shrank
+        while it was read."""
+        resume = window.resume
+        reading = _Reading(resume.cursor if resume else None, resume.total if resume else None)
+        if target.method == "scroll" and resume and resume.saved_at < self.now() - SCROLL_RESUME_SECONDS:
+            reading.page_cursor = None  # the scroll has expired by now: start it again, `seen` covers repeats
+        reading.last_total = reading.first_total
+        while True:
+            page = self._read(target, window.start, reading)
+            if reading.first_total is None:
+                reading.first_total = page.total_count
+            if page.total_count is not None:
+                reading.last_total = page.total_count
+            sent, reached_start = self._take(page, window)
+            # Search reads newest first, so an older record ends the pass; a scroll is in no order.
+            reached_start = reached_start and target.method == "search"
+            reading.page_cursor = page.next_cursor
+            if reached_start or not page.next_cursor or (target.method == "scroll" and not page.records):
+                return reading.shrank  # the pass's end is saved by run (or read again by the next pass)
+            if sent or self.now() - self.saved_at >= QUIET_CHECKPOINT_SECONDS:
+                self._checkpoint(
+                    Resume(
+                        until=window.until,
+                        start=window.start,
+                        cursor=page.next_cursor,
+                        pass_number=number,
+                        total=reading.first_total,
+                        saved_at=self.now(),
+                    )
+                )
+                self.saved_at = self.now()
 
-    def _pass(
-        self, cursor: Cursor, target: Target, start: float, until: float, number: int, resume: dict[str, Any]
-    ) -> bool:
-        """Read the window once; True when the result set shrank while it was read."""
-        page_cursor: str | None = resume.get("cursor")
-        first_total: int | None = resume.get("total")
-        if target.method == "scroll" and resume.get("savedAt", 0) < self.now() - SCROLL_RESUME_SECONDS:
-            page_cursor = None  # the scroll has expired by now: start it again, `seen` covers the repeats
-        last_total: int | None = first_total
-        restarts = 0
+    def _read(self, target: Target, start: float, reading: _Reading) -> Page:
+        """The next page, or OutOfTime when the poll could not finish the call within its margin."""
         while True:
             if self.time_left() < STOP_BEFORE_PAGE_SECONDS:
                 raise OutOfTime
             try:
-                page = self._page(target, start, page_cursor)
+                return self._page(target, start, reading.page_cursor)
             except DeadlineReached:
                 raise OutOfTime from None  # a wait or a call would run past the stop margin
             except ScrollExpired as exc:
-                restarts += 1
-                if exc.code == "scroll_exists" or restarts > 2:
+                reading.scroll_restarts += 1
+                if exc.code == "scroll_exists" or reading.scroll_restarts > 2:
                     # Another scroll of this app is open; it closes after a minute idle: try next run.
                     raise OutOfTime from None
                 logger.info(
                     "companies scroll expired; starting again", extra={"instance_id": self.instance.id}
                 )
-                page_cursor = None
-                continue
-            if first_total is None:
-                first_total = page.total_count
-            last_total = page.total_count if page.total_count is not None else last_total
-            # Search reads newest first, so an older record ends the pass; a scroll is in no order.
-            sent, reached_start = self._take(page, start, until)
-            reached_start = reached_start and target.method == "search"
-            page_cursor = page.next_cursor
-            done = reached_start or not page_cursor or (target.method == "scroll" and not page.records)
-            cursor.resume = (
-                None
-                if done
-                else {
-                    "until": until,
-                    "start": start,
-                    "cursor": page_cursor,
-                    "pass": number,
-                    "total": first_total,
-                    "savedAt": self.now(),
-                }
-            )
-            if done:
-                break  # the pass's end is saved by run (or resumed from the start by the next pass)
-            if sent or self.now() - self.saved_at >= QUIET_CHECKPOINT_SECONDS:
-                self._checkpoint(cursor)
-                self.saved_at = self.now()
-        return first_total is not None and last_total is not None and last_total < first_total
-
-    def _checkpoint(self, cursor: Cursor) -> None:
-        """Keep where the pass is, so that a poll cut short resumes from here."""
-        cursors.save(self.instance.id, self.name, cursor)
+                reading.page_cursor = None
 
     def _page(self, target: Target, start: float, page_cursor: str | None) -> Page:
         if target.method == "scroll":
@@ -420,88 +559,51 @@ class ResourcePoller:
             order="descending",
         )
 
-    def _take(self, page: Page, start: float, until: float) -> tuple[int, bool]:
-        """Enqueue the page's new versions and record them: how many were sent, and whether a record older
-        than the window showed up."""
-        dates = self.entry.datesConfiguration
-        candidates: dict[str, tuple[float, dict[str, Any], datetime]] = {}
-        reached_start = False
-        for record in page.records:
-            updated = parse_instant(
-                dotted(record, dates.updatedDateField), dates.updatedDateFormat, dates.updatedDateTimezone
+    def _take(self, page: Page, window: Window) -> tuple[int, bool]:
+        """Send the page's versions not sent yet: how many, and whether a record older than the window
+        showed up."""
+        found = page_changes(
+            page.records, self.entry, self.name, window, floor=self.floor, cut_at_until=self.cut_at_until
+        )
+        for _ in range(found.undated):
+            logger.warning(
+                "record without a readable updated date skipped",
+                extra={"instance_id": self.instance.id, "resource": self.name},
             )
-            if updated is None:
-                logger.warning(
-                    "record without a readable updated date skipped",
-                    extra={"instance_id": self.instance.id, "resource": self.name},
-                )
-                continue
-            version = updated.timestamp()
-            if self.entry.filterByUpdatedDate and version < start:
-                reached_start = True  # newest first: everything after this is older still
-                continue
-            if version < self.floor:
-                continue  # without filterByUpdatedDate the url's filter picks; none from before goes out
-            if (self.cut_at_until or self.entry.filterByCurrentDate) and version > until:
-                continue  # changed after this pass began: the next poll's
-            record_id = dotted(record, self.entry.idField)
-            if record_id is None:
-                continue
-            key = str(record_id)
-            if key not in candidates or candidates[key][0] < version:
-                candidates[key] = (version, record, updated)
-        unknown = [key for key in candidates if key not in self.known]
+        unknown = [c.record_id for c in found.changes if c.record_id not in self.known]
         if unknown:
             self.known.update(cursors.sent_versions(self.instance.id, self.scope, unknown))
-        poll_date = utc_iso(until)
-        fresh: list[tuple[dict[str, Any], NormalizedEvent]] = []
-        versions: dict[str, float] = {}
-        for key, (version, record, updated) in candidates.items():
-            if self.known.get(key, float("-inf")) >= version:
-                continue  # this version went out already (an overlapping window, a repeated page)
-            versions[key] = version
-            fresh.append((record, self._event(record, key, updated, poll_date)))
+        fresh = unsent(found.changes, self.known)
         if fresh:
-            groups = self._enqueue(fresh, until)
-            # Recorded a whole callback at a time: if the poll stops halfway, the page read again forms
-            # the callbacks not recorded exactly as before, under the same eventIds.
-            cursors.mark_sent(
-                self.instance.id,
-                self.scope,
-                [{k: versions[k] for k in g} for g in groups],
-                self.now(),
-                self.retention,
-            )
-            self.known.update(versions)
-        return len(fresh), reached_start
+            self._send(fresh, window.until)
+        return len(fresh), found.reached_start
 
-    def _event(
-        self, record: dict[str, Any], record_id: str, updated: datetime, poll_date: str
-    ) -> NormalizedEvent:
-        dates = self.entry.datesConfiguration
-        created = parse_instant(
-            dotted(record, dates.createdDateField), dates.createdDateFormat, dates.createdDateTimezone
-        )
-        # Open Connectors' rule: created equal to updated (within the tolerance) is a creation.
-        is_new = (
-            created is not None
-            and abs((updated - created).total_seconds()) <= self.entry.createdCheckTolerance
-        )
-        return NormalizedEvent(
-            date=utc_iso(updated.timestamp()),
-            eventType=EventType.CREATED if is_new else EventType.UPDATED,
-            objectId=record_id,
-            objectType=self.name,
-            pollDate=poll_date,
-        )
+    def _checkpoint(self, resume: Resume) -> None:
+        """Keep where the pass is, so that a poll cut short resumes from here."""
+        cursors.save(self.instance.id, self.name, Cursor(since=self.since, resume=resume.as_item()))
 
-    def _enqueue(self, fresh: list[tuple[dict[str, Any], NormalizedEvent]], until: float) -> list[list[str]]:
+    def _send(self, fresh: list[Change], until: float) -> None:
+        """Enqueue the callbacks, then record the versions they carry."""
+        groups = self._enqueue(fresh, until)
+        # Recorded a whole callback at a time: if the poll stops halfway, the page read again forms the
+        # callbacks not recorded exactly as before, under the same eventIds.
+        versions = {c.record_id: c.version for c in fresh}
+        cursors.mark_sent(
+            self.instance.id,
+            self.scope,
+            [{k: versions[k] for k in group} for group in groups],
+            self.now(),
+            self.retention,
+        )
+        self.known.update(versions)
+
+    def _enqueue(self, fresh: list[Change], until: float) -> list[list[str]]:
         """Send the callbacks; the record ids of each, in order."""
         jobs = []
         groups = []
         for part in _parts(fresh):
-            records = [record for record, _ in part]
-            events = [event for _, event in part]
+            records = [change.record for change in part]
+            events = [change.event for change in part]
             groups.append([event.objectId for event in events])
             raw = {self.name: records, "pollDate": int(until * 1000), "objectType": self.name}
             # The same records at the same versions make the same eventId: a page read twice (a retried
@@ -533,21 +635,17 @@ class ResourcePoller:
         return groups
 
 
-def _parts(
-    fresh: list[tuple[dict[str, Any], NormalizedEvent]],
-) -> Iterator[list[tuple[dict[str, Any], NormalizedEvent]]]:
+def _parts(fresh: list[Change]) -> Iterator[list[Change]]:
     """Groups of at most ten events whose records fit one queue message."""
-    import json
-
-    group: list[tuple[dict[str, Any], NormalizedEvent]] = []
+    group: list[Change] = []
     size = 0
-    for item in fresh:
-        item_size = len(json.dumps(item[0], separators=(",", ":"), default=str)) + 300
-        if group and (len(group) == EVENTS_PER_CALLBACK or size + item_size > MAX_JOB_BYTES):
+    for change in fresh:
+        change_size = len(json.dumps(change.record, separators=(",", ":"), default=str)) + 300
+        if group and (len(group) == EVENTS_PER_CALLBACK or size + change_size > MAX_JOB_BYTES):
             yield group
             group, size = [], 0
-        group.append(item)
-        size += item_size
+        group.append(change)
+        size += change_size
     if group:
         yield group
 

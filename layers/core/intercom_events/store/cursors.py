@@ -37,7 +37,7 @@ import contextlib
 import json
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,16 +69,64 @@ class UnprocessedBatch(Exception):
     """DynamoDB kept refusing part of a batch (throttled) after the retries."""
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where an unfinished pass stopped: its window [`start`, `until`], the page cursor to read next,
+    which pass over the window it was (`pass_number`), the result count its first page gave (`total`),
+    and when it was saved (`saved_at`; a companies scroll is dead a minute later). Epoch seconds.
+
+    Stored as a map with the names it has always had (`until`, `start`, `cursor`, `pass`, `total`,
+    `savedAt`), on the cursor item and, per resource, on a backfill's item (store.backfills)."""
+
+    until: float
+    start: float
+    cursor: str | None = None
+    pass_number: int = 1
+    total: int | None = None
+    saved_at: float = 0.0
+
+    @classmethod
+    def from_item(cls, values: Mapping[str, Any] | None) -> Resume | None:
+        """The stored map read back; None for none, or for one without its window (nothing to resume)."""
+        if not values or values.get("until") is None or values.get("start") is None:
+            return None
+        total = values.get("total")
+        return cls(
+            until=float(values["until"]),
+            start=float(values["start"]),
+            cursor=values.get("cursor"),
+            pass_number=int(values.get("pass", 1)),
+            total=None if total is None else int(total),
+            saved_at=float(values.get("savedAt", 0)),
+        )
+
+    def as_item(self) -> dict[str, Any]:
+        return {
+            "until": self.until,
+            "start": self.start,
+            "cursor": self.cursor,
+            "pass": self.pass_number,
+            "total": self.total,
+            "savedAt": self.saved_at,
+        }
+
+
 @dataclass
 class Cursor:
     """`since`: the start of the next window (the previous pass's start time, epoch seconds).
-    `resume`: where an unfinished pass stopped (its window and page cursor), or None.
+    `resume`: where an unfinished pass stopped, as stored (`Resume.as_item()`; the `resume_point`
+    property reads it typed), or None. Kept as the stored map so that an operator's edit of the item
+    (docs/operations.md) reads the same here.
     `legacy_seen`: the record id -> version map a cursor saved before SEEN items existed; the poller
     moves it to SEEN items once, and `save` no longer writes it."""
 
     since: float
     resume: dict[str, Any] | None = None
     legacy_seen: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def resume_point(self) -> Resume | None:
+        return Resume.from_item(self.resume)
 
 
 @tracer.capture_method(capture_response=False)
