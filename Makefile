@@ -3,19 +3,26 @@ SHELL := /bin/bash
 export SAM_CLI_TELEMETRY := 0
 .DEFAULT_GOAL := help
 
+# The oldest Python the code supports; `make test-runtime` runs the tests on the Lambda runtime's.
 PYTHON ?= python3.11
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
-# `sam build` runs pip from the template's runtime, which must be on PATH (pyenv keeps it here).
-RUNTIME_PYTHON := python3.13
-RUNTIME_BIN := $(shell pyenv prefix 3.13 2>/dev/null || pyenv prefix 3.13.0 2>/dev/null)/bin
+# The Lambda runtime's Python, as template.yaml names it (python3.13 -> 3.13), found through pyenv:
+# `sam build` runs pip from it, and `make test-runtime` tests on it.
+RUNTIME_VERSION := $(shell sed -n 's/^ *Runtime: python//p' template.yaml | head -1)
+RUNTIME_BIN := $(shell pyenv prefix $(RUNTIME_VERSION) 2>/dev/null || pyenv prefix $(RUNTIME_VERSION).0 2>/dev/null)/bin
 
-$(VENV)/.installed: pyproject.toml
+# The tools at the versions uv.lock names, and the project itself as an editable install (the package
+# from layers/core, local/ and benchmarks/ importable from anywhere, no path settings).
+$(VENV)/.installed: pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q 'uv==$(UV_VERSION)'
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync -q --locked --inexact --python $(PY)
 	touch $@
 
 $(SAM_VENV)/.installed:
@@ -26,21 +33,34 @@ $(SAM_VENV)/.installed:
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: install
-install: $(VENV)/.installed ## make the virtual environment in .venv
+install: $(VENV)/.installed ## make the virtual environment in .venv from uv.lock
+
+.PHONY: lock
+lock: $(VENV)/.installed ## update uv.lock after pyproject.toml changes (UPGRADE=1: newest allowed)
+	$(UV) lock $(if $(UPGRADE),--upgrade)
 
 .PHONY: test
-test: $(VENV)/.installed ## run every test (unit, integration, e2e on the local stack)
-	$(PY) -m pytest
+test: $(VENV)/.installed ## run every test (unit, integration, e2e on the local stack), or TESTS="<paths>"
+	$(PY) -m pytest $(TESTS)
+
+.PHONY: unit
+unit: $(VENV)/.installed ## run the unit tests only (no AWS, no servers): seconds
+	$(PY) -m pytest tests/unit
+
+.PHONY: test-runtime
+test-runtime: ## run every test on the Lambda runtime's Python (template.yaml's), in its own venv
+	@test -x $(RUNTIME_BIN)/python$(RUNTIME_VERSION) || { echo "needs Python $(RUNTIME_VERSION): pyenv install $(RUNTIME_VERSION)"; exit 1; }
+	$(MAKE) test PYTHON=$(RUNTIME_BIN)/python$(RUNTIME_VERSION) VENV=.venv-$(RUNTIME_VERSION) TESTS="$(TESTS)"
 
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	MYPYPATH=layers/core $(PY) -m mypy layers/core/intercom_events local
-	for f in functions/*/app.py; do MYPYPATH=layers/core $(PY) -m mypy $$f || exit 1; done
+	$(PY) -m mypy layers/core/intercom_events local
+	for f in functions/*/app.py; do $(PY) -m mypy $$f || exit 1; done
 
 .PHONY: openapi
 openapi: $(VENV)/.installed ## write docs/openapi.json from the code (a test fails when it drifts)
@@ -53,6 +73,10 @@ local: $(VENV)/.installed ## serve the API on http://127.0.0.1:$${LOCAL_API_PORT
 .PHONY: demo
 demo: $(VENV)/.installed ## walk through a webhook instance end to end on the local stack, and exit
 	$(PY) -m local.demo
+
+.PHONY: invoke
+invoke: $(VENV)/.installed ## FN=api|dispatcher|poller EVENT=<file>: sam local invoke over a fresh moto server (in-process without Docker)
+	$(PY) -m local.invoke "$(FN)" "$(EVENT)"
 
 .PHONY: bench-webhooks
 bench-webhooks: $(VENV)/.installed ## 3,000 signed webhooks, 32 at once, through the local stack: errors, losses, duplicates
@@ -77,4 +101,4 @@ deploy: build ## sam deploy --guided
 
 .PHONY: clean
 clean: ## remove build output and virtual environments
-	rm -rf .aws-sam $(VENV) $(SAM_VENV)
+	rm -rf .aws-sam $(VENV) .venv-$(RUNTIME_VERSION) $(SAM_VENV)

@@ -6,9 +6,7 @@ environment when first imported.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,16 +30,13 @@ ENVIRONMENT = {
 
 
 def prepare() -> None:
-    sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT)]
     os.environ.update(ENVIRONMENT)
     os.environ.pop("AWS_ENDPOINT_URL", None)  # moto in-process, never a real or local endpoint
     warnings.filterwarnings("ignore", message="No application metrics")
 
 
 def load(function: str) -> Any:
-    """functions/<function>/app.py as Lambda loads it."""
-    spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """functions/<function>/app.py as Lambda loads it, through the local stack's one loader."""
+    from local.stack import load_function  # after prepare(): it imports the project package
+
+    return load_function(function)

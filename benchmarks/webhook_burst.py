@@ -30,15 +30,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import httpx
+
+from local.intercom import WEBHOOK_USER_AGENT, make_notification
+from local.receiver import CallbackReceiver
+from local.stack import DEFAULT_ORGANIZATION_SECRET, DEFAULT_USER_SECRET
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-
-from local.intercom import WEBHOOK_USER_AGENT, make_notification  # noqa: E402
-from local.receiver import CallbackReceiver  # noqa: E402
-from local.stack import DEFAULT_ORGANIZATION_SECRET, DEFAULT_USER_SECRET  # noqa: E402
 
 SIGNATURE_KEY = "burst-signature-key"
 CLIENT_SECRET = "local-client-secret"  # noqa: S105 - `make local`'s simulated Intercom app

@@ -7,11 +7,6 @@ and threads; each function's execution environments are child processes, as Lamb
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The project package lives in the Lambda layer's folder, as in the deployed functions.
-_LAYER = str(REPO_ROOT / "layers" / "core")
-if _LAYER not in sys.path:
-    sys.path.insert(0, _LAYER)

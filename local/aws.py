@@ -1,24 +1,24 @@
 """An embedded AWS: a moto server on loopback with the resources template.yaml declares.
 
-Also the polling instances' Scheduler schedule group and the schedules' dead-letter queue; moto
-stores schedules but never fires them, which local/scheduler.py does. The poller's ARN and the role
-Scheduler assumes are well-formed but fake: nothing here checks them.
-
-The table and queue definitions below are the one local copy of the template's; a test
-(tests/integration/test_local_template_parity.py) keeps them equal.
+The table, the queues, the key, the bucket and the schedule group are made from the template's own
+definitions (local/template.py reads them); the functions' and the role's ARNs, which Scheduler's
+targets need, are well-formed but fake: nothing here checks them, and moto stores schedules but
+never fires them, which local/scheduler.py does.
 """
 
 from __future__ import annotations
 
+import graphlib
 import json
 import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-import boto3
+from intercom_events.store.aws import new_client
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -28,64 +28,27 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 from local import REPO_ROOT
+from local import template as cfn
 from local.lambda_runtime import ACCOUNT_ID, REGION
 
 FAKE_ACCESS_KEY_ID = "testing"
 FAKE_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - moto accepts any
 
-# --- the template's Table ---------------------------------------------------------------------------
-TABLE_BILLING_MODE = "PAY_PER_REQUEST"
-TABLE_KEY_SCHEMA: list[dict[str, str]] = [
-    {"AttributeName": "pk", "KeyType": "HASH"},
-    {"AttributeName": "sk", "KeyType": "RANGE"},
-]
-TABLE_ATTRIBUTE_DEFINITIONS: list[dict[str, str]] = [
-    {"AttributeName": name, "AttributeType": "S"}
-    for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
-]
-TABLE_GLOBAL_SECONDARY_INDEXES: list[dict[str, Any]] = [
-    {
-        "IndexName": "byOwner",
-        "KeySchema": [
-            {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-            {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-        ],
-        "Projection": {"ProjectionType": "ALL"},
-    },
-    {
-        "IndexName": "byTime",
-        "KeySchema": [
-            {"AttributeName": "gsi2pk", "KeyType": "HASH"},
-            {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
-        ],
-        "Projection": {"ProjectionType": "ALL"},
-    },
-    {
-        "IndexName": "byStatus",
-        "KeySchema": [
-            {"AttributeName": "gsi3pk", "KeyType": "HASH"},
-            {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
-        ],
-        "Projection": {"ProjectionType": "KEYS_ONLY"},
-    },
-]
-TABLE_TTL_ATTRIBUTE = "expiresAt"
-
-# --- the template's callback queue and its dead-letter queue ---------------------------------------
-QUEUE_VISIBILITY_TIMEOUT_SECONDS = 180
-QUEUE_MAX_RECEIVE_COUNT = 9
-QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+# Resources the functions' variables may point at that exist only deployed: locally the secrets
+# themselves come from the environment (ORGANIZATION_SECRET, USER_SECRET), so their ARNs stay unset.
+DEPLOYED_ONLY = frozenset({"AWS::SecretsManager::Secret"})
 
 
 def aws_client(service: str, endpoint_url: str | None, region: str = REGION) -> Any:
     """A boto3 client for the local endpoint with fake credentials, whatever the caller's profile says
     (no endpoint: AWS_ENDPOINT_URL, or moto's in-process mock)."""
-    session = boto3.session.Session(
+    return new_client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
         aws_access_key_id=FAKE_ACCESS_KEY_ID,
         aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
-        region_name=region,
     )
-    return session.client(service, endpoint_url=endpoint_url)
 
 
 class SerialisedDynamoDB:
@@ -190,6 +153,23 @@ def shared_moto_server() -> MotoServer:
         return _shared
 
 
+# Where each of LocalAws's names comes from in template.yaml: (logical id, attribute; None for !Ref).
+TEMPLATE_RESOURCES: dict[str, tuple[str, str | None]] = {
+    "table_name": ("Table", None),
+    "queue_url": ("CallbackQueue", None),
+    "queue_arn": ("CallbackQueue", "Arn"),
+    "dlq_url": ("CallbackDeadLetterQueue", None),
+    "dlq_arn": ("CallbackDeadLetterQueue", "Arn"),
+    "kms_key_id": ("EncryptionKey", None),
+    "schedule_group_name": ("PollScheduleGroup", None),
+    "schedule_dlq_url": ("ScheduleDeadLetterQueue", None),
+    "schedule_dlq_arn": ("ScheduleDeadLetterQueue", "Arn"),
+    "poller_function_arn": ("PollerFunction", "Arn"),
+    "scheduler_role_arn": ("SchedulerRole", "Arn"),
+    "body_bucket_name": ("BodyBucket", None),
+}
+
+
 @dataclass(frozen=True)
 class LocalAws:
     """The resources made on a moto server, and the environment the functions need to reach them."""
@@ -208,6 +188,32 @@ class LocalAws:
     scheduler_role_arn: str
     body_bucket_name: str
     region: str = REGION
+    stack_name: str = "intercom-events-local"
+
+    def lookup(self, logical_id: str, attribute: str | None) -> str:
+        """What `!Ref logical_id` (attribute None) or `!GetAtt logical_id.attribute` is here."""
+        for name, reference in TEMPLATE_RESOURCES.items():
+            if reference == (logical_id, attribute):
+                return str(getattr(self, name))
+        pseudo = cfn.pseudo_parameters(self.stack_name)
+        if attribute is None and logical_id in pseudo:
+            return pseudo[logical_id]
+        raise cfn.TemplateError(f"the local stack has no value for {_reference_text(logical_id, attribute)}")
+
+    def resource_variables(self, function: str | None = None) -> dict[str, str]:
+        """The template's variables that name a resource, resolved to the ones here: one function's
+        (by name or logical id), or every function's. Those naming a deployed-only resource are left out."""
+        chosen = [cfn.function(function)] if function else list(cfn.functions().values())
+        found: dict[str, str] = {}
+        for settings in chosen:
+            for name, value in settings.variables.items():
+                kinds = {cfn.resource_type(r) for r in cfn.references(value)} - {None}
+                if not kinds or kinds & DEPLOYED_ONLY:
+                    continue
+                resolved = str(cfn.resolve(value, self.lookup))
+                if found.setdefault(name, resolved) != resolved:
+                    raise cfn.TemplateError(f"{name} differs between functions; the local stack sets it once")
+        return found
 
     def environment(self) -> dict[str, str]:
         return {
@@ -216,14 +222,7 @@ class LocalAws:
             "AWS_REGION": self.region,
             "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
-            "TABLE_NAME": self.table_name,
-            "QUEUE_URL": self.queue_url,
-            "KMS_KEY_ID": self.kms_key_id,
-            "SCHEDULE_GROUP_NAME": self.schedule_group_name,
-            "POLLER_FUNCTION_ARN": self.poller_function_arn,
-            "SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
-            "SCHEDULE_DLQ_ARN": self.schedule_dlq_arn,
-            "BODY_BUCKET_NAME": self.body_bucket_name,
+            **self.resource_variables(),
         }
 
     def client(self, service: str) -> Any:
@@ -231,73 +230,12 @@ class LocalAws:
 
 
 def create_resources(endpoint_url: str, *, name_prefix: str = "intercom-events-local") -> LocalAws:
-    """Creates the table, the queue with its dead-letter queue, the KMS key, the schedule group and
-    the schedules' dead-letter queue; names are unique."""
-    prefix = f"{name_prefix}-{uuid.uuid4().hex[:8]}"
-    dynamodb = aws_client("dynamodb", endpoint_url)
-    sqs = aws_client("sqs", endpoint_url)
-    kms = aws_client("kms", endpoint_url)
-    scheduler = aws_client("scheduler", endpoint_url)
-
-    table_name = f"{prefix}-Table"
-    dynamodb.create_table(
-        TableName=table_name,
-        BillingMode=TABLE_BILLING_MODE,
-        KeySchema=TABLE_KEY_SCHEMA,
-        AttributeDefinitions=TABLE_ATTRIBUTE_DEFINITIONS,
-        GlobalSecondaryIndexes=TABLE_GLOBAL_SECONDARY_INDEXES,
-    )
-    dynamodb.update_time_to_live(
-        TableName=table_name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE_TTL_ATTRIBUTE},
-    )
-
-    dlq_url = sqs.create_queue(
-        QueueName=f"{prefix}-CallbackDeadLetterQueue",
-        Attributes={"MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS)},
-    )["QueueUrl"]
-    dlq_arn = _queue_arn(sqs, dlq_url)
-    queue_url = sqs.create_queue(
-        QueueName=f"{prefix}-CallbackQueue",
-        Attributes={
-            "VisibilityTimeout": str(QUEUE_VISIBILITY_TIMEOUT_SECONDS),
-            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": QUEUE_MAX_RECEIVE_COUNT}
-            ),
-        },
-    )["QueueUrl"]
-
-    key_id = kms.create_key(
-        Description=f"{prefix} secrets at rest", KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT"
-    )["KeyMetadata"]["KeyId"]
-
-    schedule_group_name = f"{prefix}-Schedules"
-    scheduler.create_schedule_group(Name=schedule_group_name)
-    schedule_dlq_url = sqs.create_queue(
-        QueueName=f"{prefix}-ScheduleDeadLetterQueue",
-        Attributes={"MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS)},
-    )["QueueUrl"]
-
-    # Callback jobs too large for one SQS message (lower-case: S3 bucket names allow nothing else).
-    body_bucket_name = f"{prefix}-bodies".lower()
-    aws_client("s3", endpoint_url).create_bucket(Bucket=body_bucket_name)
-
-    return LocalAws(
-        endpoint_url=endpoint_url,
-        table_name=table_name,
-        queue_url=queue_url,
-        queue_arn=_queue_arn(sqs, queue_url),
-        dlq_url=dlq_url,
-        dlq_arn=dlq_arn,
-        kms_key_id=key_id,
-        schedule_group_name=schedule_group_name,
-        schedule_dlq_url=schedule_dlq_url,
-        schedule_dlq_arn=_queue_arn(sqs, schedule_dlq_url),
-        poller_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{prefix}-PollerFunction",
-        scheduler_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{prefix}-SchedulerRole",
-        body_bucket_name=body_bucket_name,
-    )
+    """Makes template.yaml's tables, queues, keys, buckets and schedule groups as it defines them, named
+    `<name_prefix>-<8 hex digits>-<logical id>` (unique per call); no endpoint: moto's in-process mock."""
+    maker = _ResourceMaker(endpoint_url, f"{name_prefix}-{uuid.uuid4().hex[:8]}")
+    maker.make_all()
+    names = {name: maker.lookup(*reference) for name, reference in TEMPLATE_RESOURCES.items()}
+    return LocalAws(endpoint_url=endpoint_url, stack_name=maker.stack_name, **names)
 
 
 def start_local_aws(server: MotoServer | None = None) -> LocalAws:
@@ -305,6 +243,146 @@ def start_local_aws(server: MotoServer | None = None) -> LocalAws:
     return create_resources((server or shared_moto_server()).start().endpoint_url)
 
 
-def _queue_arn(sqs: Any, queue_url: str) -> str:
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
-    return str(attributes["QueueArn"])
+# Queue properties that are SQS attributes of the same name and meaning.
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+)
+# Table properties that are CreateTable arguments of the same name and shape.
+_TABLE_ARGUMENTS = (
+    "AttributeDefinitions",
+    "BillingMode",
+    "GlobalSecondaryIndexes",
+    "KeySchema",
+    "LocalSecondaryIndexes",
+    "ProvisionedThroughput",
+)
+
+# What a resource is known by: its !Ref value under None, its attributes by name.
+_Values = dict[str | None, str]
+
+
+class _ResourceMaker:
+    """Makes the template's resources in dependency order (a queue after its dead-letter queue).
+
+    Only what changes behaviour is carried over: keys, indexes, TTL, queue timeouts and redrive.
+    Encryption, backups, deletion protection, public-access blocks and policies are deployment
+    concerns moto does not enforce, and left out.
+    """
+
+    def __init__(self, endpoint_url: str | None, stack_name: str) -> None:
+        self.endpoint_url = endpoint_url
+        self.stack_name = stack_name
+        self.template = cfn.load()
+        self.values: dict[str, _Values] = {}
+        self._makers: dict[str, Callable[[str, Mapping[str, Any]], _Values]] = {
+            "AWS::KMS::Key": self._key,
+            "AWS::DynamoDB::Table": self._table,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::S3::Bucket": self._bucket,
+            "AWS::Scheduler::ScheduleGroup": self._schedule_group,
+        }
+        # Named but not made: Scheduler's target and role must be ARNs, and nothing here checks them.
+        self._fakes: dict[str, Callable[[str], _Values]] = {
+            "AWS::Serverless::Function": lambda name: {
+                None: name,
+                "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
+            },
+            "AWS::IAM::Role": lambda name: {None: name, "Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"},
+        }
+
+    def make_all(self) -> None:
+        made: dict[str, tuple[str, dict[str, Any]]] = {}
+        for logical_id, resource in self.template["Resources"].items():
+            kind = str(resource.get("Type"))
+            if kind in self._fakes:
+                self.values[logical_id] = self._fakes[kind](self._name(logical_id))
+            elif kind in self._makers:
+                made[logical_id] = (kind, dict(resource.get("Properties", {})))
+        order = graphlib.TopologicalSorter(
+            {
+                logical_id: cfn.references(properties) & made.keys()
+                for logical_id, (_, properties) in made.items()
+            }
+        )
+        try:
+            ordered = list(order.static_order())
+        except graphlib.CycleError as error:
+            raise cfn.TemplateError(
+                f"template.yaml's resources refer to each other in a cycle: {error.args[1]}"
+            ) from None
+        for logical_id in ordered:
+            kind, properties = made[logical_id]
+            self.values[logical_id] = self._makers[kind](logical_id, properties)
+
+    def lookup(self, logical_id: str, attribute: str | None) -> str:
+        if attribute is None:
+            pseudo = cfn.pseudo_parameters(self.stack_name)
+            if logical_id in pseudo:
+                return pseudo[logical_id]
+            parameter = self.template.get("Parameters", {}).get(logical_id)
+            if parameter is not None:
+                return str(parameter.get("Default", ""))
+        value = self.values.get(logical_id, {}).get(attribute)
+        if value is None:
+            raise cfn.TemplateError(f"the local stack does not make {_reference_text(logical_id, attribute)}")
+        return value
+
+    def _resolve(self, value: Any) -> Any:
+        return cfn.resolve(value, self.lookup)
+
+    def _name(self, logical_id: str) -> str:
+        return f"{self.stack_name}-{logical_id}"
+
+    def _client(self, service: str) -> Any:
+        return aws_client(service, self.endpoint_url)
+
+    def _key(self, logical_id: str, properties: Mapping[str, Any]) -> _Values:
+        metadata = self._client("kms").create_key(
+            Description=str(self._resolve(properties.get("Description", logical_id))),
+            KeySpec=str(properties.get("KeySpec", "SYMMETRIC_DEFAULT")),
+            KeyUsage=str(properties.get("KeyUsage", "ENCRYPT_DECRYPT")),
+        )["KeyMetadata"]
+        return {None: metadata["KeyId"], "KeyId": metadata["KeyId"], "Arn": metadata["Arn"]}
+
+    def _table(self, logical_id: str, properties: Mapping[str, Any]) -> _Values:
+        dynamodb = self._client("dynamodb")
+        name = self._name(logical_id)
+        arguments = {key: self._resolve(properties[key]) for key in _TABLE_ARGUMENTS if key in properties}
+        table = dynamodb.create_table(TableName=name, **arguments)["TableDescription"]
+        ttl = self._resolve(properties.get("TimeToLiveSpecification", {}))
+        if ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
+        return {None: name, "Arn": table["TableArn"]}
+
+    def _queue(self, logical_id: str, properties: Mapping[str, Any]) -> _Values:
+        sqs = self._client("sqs")
+        name = self._name(logical_id)
+        attributes = {
+            key: str(self._resolve(properties[key])) for key in _QUEUE_ATTRIBUTES if key in properties
+        }
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(self._resolve(properties["RedrivePolicy"]))
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return {None: url, "QueueUrl": url, "QueueName": name, "Arn": arn}
+
+    def _bucket(self, logical_id: str, properties: Mapping[str, Any]) -> _Values:
+        name = self._name(logical_id).lower()  # S3 bucket names allow nothing else
+        self._client("s3").create_bucket(Bucket=name)
+        return {None: name, "Arn": f"arn:aws:s3:::{name}"}
+
+    def _schedule_group(self, logical_id: str, properties: Mapping[str, Any]) -> _Values:
+        name = str(self._resolve(properties.get("Name", self._name(logical_id))))
+        arn = self._client("scheduler").create_schedule_group(Name=name)["ScheduleGroupArn"]
+        return {None: name, "Arn": arn}
+
+
+def _reference_text(logical_id: str, attribute: str | None) -> str:
+    return f"!Ref {logical_id}" if attribute is None else f"!GetAtt {logical_id}.{attribute}"

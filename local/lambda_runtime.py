@@ -299,8 +299,6 @@ class ProcessFunction:
 
     def child_environment(self) -> dict[str, str]:
         environment = dict(self.environment)
-        paths = [str(REPO_ROOT), environment.get("PYTHONPATH", "")]
-        environment["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         # Lambda's runtime writes each line as it comes; a pipe would otherwise hold them back.
         environment["PYTHONUNBUFFERED"] = "1"
         environment["AWS_LAMBDA_FUNCTION_NAME"] = self.name

@@ -43,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from local import template
 from local._http import print_line
 from local.aws import aws_client
 from local.lambda_runtime import REGION, Function, FunctionError, Handler, LocalFunction
@@ -52,8 +53,8 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 DEFAULT_TICK_SECONDS = 1.0
-# The poller's Timeout in template.yaml (local/stack.py passes its own copy, which the parity test checks).
-DEFAULT_TIMEOUT_SECONDS = 300.0
+# The poller's Timeout in template.yaml.
+DEFAULT_TIMEOUT_SECONDS = float(template.function("poller").timeout_seconds)
 MAX_RECORDED_INVOCATIONS = 1000
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, Self, TypeVar
 
-from local import REPO_ROOT
+from local import REPO_ROOT, template
 from local.apigateway import ApiGateway
 from local.aws import LocalAws, MotoServer, shared_moto_server, start_local_aws
 from local.intercom import SimulatedIntercom
@@ -48,20 +48,20 @@ DEFAULTS = {
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
     "CALLBACK_TIMEOUT_SECONDS": "15",
 }
-# The functions' settings in template.yaml (the parity test keeps them equal).
-API_FUNCTION_TIMEOUT_SECONDS = 29
-DISPATCHER_FUNCTION_TIMEOUT_SECONDS = 30
-DISPATCHER_BATCH_SIZE = 10
-POLLER_FUNCTION_TIMEOUT_SECONDS = 300
-FUNCTION_MEMORY_MB = 512
-POLLER_FUNCTION_MEMORY_MB = FUNCTION_MEMORY_MB
+# The functions' settings, read from template.yaml.
+_API, _DISPATCHER, _POLLER = (template.function(name) for name in ("api", "dispatcher", "poller"))
+API_FUNCTION_TIMEOUT_SECONDS = _API.timeout_seconds
+DISPATCHER_FUNCTION_TIMEOUT_SECONDS = _DISPATCHER.timeout_seconds
+POLLER_FUNCTION_TIMEOUT_SECONDS = _POLLER.timeout_seconds
+FUNCTION_MEMORY_MB = _API.memory_mb
+POLLER_FUNCTION_MEMORY_MB = _POLLER.memory_mb
+DISPATCHER_BATCH_SIZE = template.sqs_source("dispatcher").batch_size
 # Execution environments per function. Lambda starts one per concurrent request (the API), five
 # concurrent SQS batches growing to the mapping's MaximumConcurrency (20) for the dispatcher, one per
 # firing schedule for the poller; locally fewer keep a laptop's cores and memory in bounds (~80 MB
 # each), and an invocation beyond them waits for a free environment instead of being throttled.
 API_FUNCTION_CONCURRENCY = 4
-DISPATCHER_MAXIMUM_CONCURRENCY = 20
-DISPATCHER_CONCURRENCY = min(5, DISPATCHER_MAXIMUM_CONCURRENCY)
+DISPATCHER_CONCURRENCY = min(5, template.sqs_source("dispatcher").maximum_concurrency or 5)
 POLLER_FUNCTION_CONCURRENCY = 2
 # Variables whose empty value means something (no hosts at all), not "unset".
 EMPTY_IS_A_VALUE = frozenset({"CALLBACK_ALLOWED_HOSTS"})

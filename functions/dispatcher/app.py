@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from intercom_events.config import require_settings
 from intercom_events.logic.delivery import RetryLater, deliver_message
 from intercom_events.observability import logger, metrics, tracer
 from intercom_events.store import queue
@@ -44,6 +45,7 @@ async def record_handler(record: SQSRecord, lambda_context: LambdaContext | None
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    require_settings("dispatcher")
     return async_process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

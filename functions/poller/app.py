@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from intercom_events.config import require_settings
 from intercom_events.logic import backfill, polling
 from intercom_events.observability import logger, metrics, tracer
 
@@ -17,6 +18,7 @@ from intercom_events.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    require_settings("poller")
     instance_id = event.get("instanceId") if isinstance(event, dict) else None
     if not isinstance(instance_id, int | str) or not str(instance_id).isdigit():
         raise ValueError('The poller expects {"instanceId": <whole number>} from its schedule')

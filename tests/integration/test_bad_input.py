@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AUTH, http_answer, load_event
+from tests.conftest import AUTH, http_answer, load_event, too_deep_field
 
 CREATE = load_event("api/create_instance_token.json")
 BODY = json.loads(CREATE["body"])
@@ -45,9 +45,10 @@ def assert_400(status: int, answer: Any, field: str, problem: str) -> None:
 @pytest.mark.parametrize("authorization", [AUTH, None], ids=["authorized", "unauthorized"])
 @pytest.mark.parametrize("depth", [33, 1000, 100_000])
 def test_a_body_nested_deeper_than_the_limit_is_400(api, authorization, depth):
-    status, answer = create(api, "[" * depth + "]" * depth, authorization)
+    text = "[" * depth + "]" * depth
+    status, answer = create(api, text, authorization)
 
-    assert_400(status, answer, "body" if depth > 33 else "0." * 31 + "0", "nests deeper than 32 levels")
+    assert_400(status, answer, too_deep_field(text, "0." * 31 + "0"), "nests deeper than 32 levels")
 
 
 def test_a_value_nested_as_deep_as_the_store_keeps_is_accepted(api):
@@ -94,7 +95,8 @@ def test_a_patch_body_is_read_with_the_same_limits(api):
 
     status, answer = http_answer(api, patch)
 
-    assert_400(status, answer, "body", "nests deeper than 32 levels")
+    field = too_deep_field(patch["body"], "configuration.x-deep" + ".0" * 30)
+    assert_400(status, answer, field, "nests deeper than 32 levels")
 
 
 @pytest.mark.parametrize(

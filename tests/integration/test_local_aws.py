@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from cfnlint.decode import decode_str
+from moto import mock_aws
 
-from local import aws as local_aws
+from local import template as cfn
 from local.aws import LocalAws, MotoServer, create_resources
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -22,30 +28,139 @@ def aws() -> Iterator[LocalAws]:
     server.stop()
 
 
-def test_the_table_is_made_as_declared(aws: LocalAws) -> None:
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    """Decoded here on its own, not through local/template.py, so that a mistake there shows."""
+    decoded, problems = decode_str(TEMPLATE.read_text())
+    assert not problems, problems
+    plain: dict[str, Any] = json.loads(json.dumps(decoded))
+    return plain
+
+
+def properties(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    return dict(template["Resources"][logical_id]["Properties"])
+
+
+def as_set(items: list[dict[str, Any]]) -> set[tuple[tuple[str, Any], ...]]:
+    return {tuple(sorted(item.items())) for item in items}
+
+
+def test_the_table_is_made_as_the_template_declares_it(aws: LocalAws, template: dict[str, Any]) -> None:
+    declared = properties(template, "Table")
     dynamodb = aws.client("dynamodb")
+
     table = dynamodb.describe_table(TableName=aws.table_name)["Table"]
 
-    assert table["KeySchema"] == local_aws.TABLE_KEY_SCHEMA
-    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    indexes = {index["IndexName"]: index["Projection"] for index in table["GlobalSecondaryIndexes"]}
+    assert table["KeySchema"] == declared["KeySchema"]
+    assert as_set(table["AttributeDefinitions"]) == as_set(declared["AttributeDefinitions"])
+    assert table["BillingModeSummary"]["BillingMode"] == declared["BillingMode"]
+    indexes = {i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in table["GlobalSecondaryIndexes"]}
     assert indexes == {
-        "byOwner": {"ProjectionType": "ALL"},
-        "byTime": {"ProjectionType": "ALL"},
-        "byStatus": {"ProjectionType": "KEYS_ONLY"},
+        i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in declared["GlobalSecondaryIndexes"]
     }
     ttl = dynamodb.describe_time_to_live(TableName=aws.table_name)["TimeToLiveDescription"]
-    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiresAt")
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == (
+        "ENABLED",
+        declared["TimeToLiveSpecification"]["AttributeName"],
+    )
 
 
-def test_the_queue_sends_to_its_dead_letter_queue_after_nine_receives(aws: LocalAws) -> None:
+@pytest.mark.parametrize(
+    ("logical_id", "url_field"),
+    [
+        ("CallbackQueue", "queue_url"),
+        ("CallbackDeadLetterQueue", "dlq_url"),
+        ("ScheduleDeadLetterQueue", "schedule_dlq_url"),
+    ],
+)
+def test_each_queue_has_the_templates_timeouts_and_retention(
+    aws: LocalAws, template: dict[str, Any], logical_id: str, url_field: str
+) -> None:
+    declared = properties(template, logical_id)
+
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=getattr(aws, url_field), AttributeNames=["All"]
+    )["Attributes"]
+
+    assert attributes["MessageRetentionPeriod"] == str(declared["MessageRetentionPeriod"])
+    assert attributes["VisibilityTimeout"] == str(declared.get("VisibilityTimeout", 30))
+
+
+def test_the_callback_queue_sends_to_its_dead_letter_queue_after_the_templates_receives(
+    aws: LocalAws, template: dict[str, Any]
+) -> None:
+    declared = properties(template, "CallbackQueue")["RedrivePolicy"]
+    assert declared["deadLetterTargetArn"] == {"Fn::GetAtt": ["CallbackDeadLetterQueue", "Arn"]}
+
     attributes = aws.client("sqs").get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["All"])[
         "Attributes"
     ]
 
     redrive = json.loads(attributes["RedrivePolicy"])
-    assert redrive == {"deadLetterTargetArn": aws.dlq_arn, "maxReceiveCount": 9}
-    assert attributes["VisibilityTimeout"] == "180"
+    assert redrive == {"deadLetterTargetArn": aws.dlq_arn, "maxReceiveCount": declared["maxReceiveCount"]}
+
+
+def test_the_bucket_and_the_schedule_group_exist_under_the_names_the_functions_get(aws: LocalAws) -> None:
+    environment = aws.environment()
+
+    aws.client("s3").head_bucket(Bucket=environment["BODY_BUCKET_NAME"])
+    group = aws.client("scheduler").get_schedule_group(Name=environment["SCHEDULE_GROUP_NAME"])
+
+    # The template's own name for the group, !Sub ${AWS::StackName}-polls, with the local stack's name.
+    assert group["Name"] == f"{aws.stack_name}-polls"
+    assert group["State"] == "ACTIVE"
+
+
+def test_each_function_gets_the_names_of_the_resources_it_declares(aws: LocalAws) -> None:
+    dispatcher = aws.resource_variables("dispatcher")
+    api = aws.resource_variables("api")
+
+    assert dispatcher["QUEUE_URL"] == api["QUEUE_URL"] == aws.queue_url
+    assert api["SCHEDULE_DLQ_ARN"] == aws.schedule_dlq_arn
+    assert "SCHEDULE_DLQ_ARN" not in dispatcher
+    # Deployed only: locally ORGANIZATION_SECRET holds the secret itself.
+    assert "ORGANIZATION_SECRET_ARN" not in api
+
+
+def with_queue_property(monkeypatch: pytest.MonkeyPatch, name: str, value: Any) -> None:
+    """template.yaml as the local stack reads it, with one property of CallbackQueue changed."""
+    changed = copy.deepcopy(cfn.load())
+    changed["Resources"]["CallbackQueue"]["Properties"][name] = value
+    monkeypatch.setattr(cfn, "load", lambda: changed)
+
+
+def test_an_intrinsic_function_the_local_stack_does_not_know_fails_by_name(
+    monkeypatch: pytest.MonkeyPatch, base_env: None
+) -> None:
+    with_queue_property(monkeypatch, "VisibilityTimeout", {"Fn::ImportValue": "shared-timeout"})
+
+    with mock_aws(), pytest.raises(cfn.TemplateError, match="Fn::ImportValue"):
+        create_resources(None)  # type: ignore[arg-type]  # no endpoint: moto intercepts
+
+
+def test_a_reference_to_what_the_local_stack_does_not_make_fails_by_name(
+    monkeypatch: pytest.MonkeyPatch, base_env: None
+) -> None:
+    with_queue_property(monkeypatch, "VisibilityTimeout", {"Fn::GetAtt": ["AlarmTopic", "TopicName"]})
+
+    with mock_aws(), pytest.raises(cfn.TemplateError, match=r"!GetAtt AlarmTopic\.TopicName"):
+        create_resources(None)  # type: ignore[arg-type]
+
+
+def test_a_changed_template_changes_what_is_made(
+    aws: LocalAws, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No copy of the template to keep in step: what it says now is what is made.
+    changed = copy.deepcopy(template)
+    changed["Resources"]["CallbackQueue"]["Properties"]["VisibilityTimeout"] = 77
+    changed["Resources"]["CallbackQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] = 4
+    monkeypatch.setattr(cfn, "load", lambda: changed)
+
+    other = create_resources(aws.endpoint_url)
+
+    attributes = other.client("sqs").get_queue_attributes(QueueUrl=other.queue_url, AttributeNames=["All"])
+    assert attributes["Attributes"]["VisibilityTimeout"] == "77"
+    assert json.loads(attributes["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == 4
 
 
 def test_the_key_encrypts_and_decrypts(aws: LocalAws) -> None:

@@ -1,15 +1,22 @@
-"""The local stack declares what template.yaml declares: table, queues, functions, route, environment,
-and the polling schedules' group, target, role and dead-letter queue."""
+"""The local stack follows template.yaml: the settings it hands its emulators, the variables it sets,
+the route it serves, and how it reads the template's intrinsic functions.
+
+The resources themselves are made from the template (tests/integration/test_local_aws.py checks them).
+The template is decoded here on its own, not through local/template.py, so that a mistake there shows.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cfnlint.decode import decode_str
 
-from local import aws as local_aws
 from local import stack as local_stack
+from local import template as cfn
 from local.apigateway import ROUTE_KEY
 from local.aws import LocalAws
 
@@ -20,172 +27,120 @@ DEPLOYED_ONLY = {"ORGANIZATION_SECRET_ARN", "USER_SECRETS_ARN"}
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    if not TEMPLATE.exists():
-        pytest.skip("template.yaml does not exist yet")
-    from cfnlint.decode import decode_str
-
     decoded, problems = decode_str(TEMPLATE.read_text())
     assert not problems, problems
-    assert decoded is not None
-    return dict(decoded)
+    plain: dict[str, Any] = json.loads(json.dumps(decoded))
+    return plain
 
 
-def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in template["Resources"].items() if r.get("Type") == kind}
-
-
-def properties(template: dict[str, Any], name: str) -> dict[str, Any]:
-    return dict(template["Resources"][name].get("Properties", {}))
-
-
-def as_set(items: list[dict[str, Any]]) -> set[tuple[tuple[str, Any], ...]]:
-    return {tuple(sorted((str(k), v) for k, v in item.items())) for item in items}
-
-
-@pytest.fixture(scope="module")
-def table(template: dict[str, Any]) -> dict[str, Any]:
-    [(name, _)] = resources_of(template, "AWS::DynamoDB::Table").items()
-    return properties(template, name)
-
-
-@pytest.fixture(scope="module")
-def callback_queue(template: dict[str, Any]) -> dict[str, Any]:
-    queues = resources_of(template, "AWS::SQS::Queue")
-    [name] = [n for n, r in queues.items() if "RedrivePolicy" in r.get("Properties", {})]
-    return properties(template, name)
-
-
-def function_from(template: dict[str, Any], code_uri: str) -> dict[str, Any]:
-    for name, function in resources_of(template, "AWS::Serverless::Function").items():
-        if str(function.get("Properties", {}).get("CodeUri", "")).rstrip("/") == code_uri:
-            return properties(template, name)
+def function_properties(template: dict[str, Any], code_uri: str) -> dict[str, Any]:
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function" and properties["CodeUri"].rstrip("/") == code_uri:
+            return dict(properties)
     raise AssertionError(f"no function with CodeUri {code_uri}")
 
 
 def template_variables(template: dict[str, Any]) -> dict[str, Any]:
     """Every environment variable a function gets: Globals' and each function's own."""
     variables = dict(template["Globals"]["Function"].get("Environment", {}).get("Variables", {}))
-    for function in resources_of(template, "AWS::Serverless::Function").values():
-        variables.update(function.get("Properties", {}).get("Environment", {}).get("Variables", {}))
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            variables.update(resource["Properties"].get("Environment", {}).get("Variables", {}))
     return variables
 
 
-def referenced_resource(template: dict[str, Any], value: Any) -> dict[str, Any]:
-    """The resource a `!Ref X` or `!GetAtt X.Arn` value names."""
-    assert isinstance(value, dict), value
-    if "Ref" in value:
-        name = value["Ref"]
-    else:
-        name, attribute = value["Fn::GetAtt"]
-        assert attribute == "Arn"
-    return dict(template["Resources"][name])
+@pytest.fixture
+def stack() -> Iterator[local_stack.LocalStack]:
+    def stand_in(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {}
+
+    with local_stack.LocalStack(
+        api_port=0,
+        api_handler=stand_in,
+        dispatcher_handler=stand_in,
+        poller_handler=stand_in,
+        run_queue_worker=False,
+        run_scheduler=False,
+    ) as running:
+        yield running
 
 
-LOCAL_AWS = LocalAws(
-    endpoint_url="http://127.0.0.1:1",
-    table_name="table",
-    queue_url="queue-url",
-    queue_arn="queue-arn",
-    dlq_url="dlq-url",
-    dlq_arn="dlq-arn",
-    kms_key_id="key",
-    schedule_group_name="schedules",
-    schedule_dlq_url="schedule-dlq-url",
-    schedule_dlq_arn="schedule-dlq-arn",
-    poller_function_arn="arn:aws:lambda:us-east-1:123456789012:function:local-PollerFunction",
-    scheduler_role_arn="arn:aws:iam::123456789012:role/local-SchedulerRole",
-    body_bucket_name="bodies",
-)
+def test_the_stack_gives_each_function_the_templates_timeout_and_the_dispatcher_its_batch_size(
+    template: dict[str, Any], stack: local_stack.LocalStack
+) -> None:
+    api = function_properties(template, "functions/api")
+    dispatcher = function_properties(template, "functions/dispatcher")
+    poller = function_properties(template, "functions/poller")
+    [sqs_source] = [e["Properties"] for e in dispatcher["Events"].values() if e["Type"] == "SQS"]
+
+    assert stack.api.function.timeout_seconds == api["Timeout"]
+    assert stack.worker.function.timeout_seconds == dispatcher["Timeout"]
+    assert stack.worker.batch_size == sqs_source["BatchSize"]
+    assert stack.scheduler.timeout_seconds == poller["Timeout"]
 
 
-def function_with_event(template: dict[str, Any], event_type: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    for name, function in resources_of(template, "AWS::Serverless::Function").items():
-        for event in function.get("Properties", {}).get("Events", {}).values():
-            if event.get("Type") == event_type:
-                return properties(template, name), dict(event.get("Properties", {}))
-    raise AssertionError(f"no function with a {event_type} event")
+def test_the_dispatchers_source_reports_batch_item_failures(template: dict[str, Any]) -> None:
+    # The queue worker honours batchItemFailures, which only this setting makes Lambda do.
+    dispatcher = function_properties(template, "functions/dispatcher")
+    [sqs_source] = [e["Properties"] for e in dispatcher["Events"].values() if e["Type"] == "SQS"]
+
+    assert "ReportBatchItemFailures" in sqs_source["FunctionResponseTypes"]
 
 
-def test_the_table_has_the_templates_keys(table: dict[str, Any]) -> None:
-    assert table["BillingMode"] == local_aws.TABLE_BILLING_MODE
-    assert as_set(table["KeySchema"]) == as_set(local_aws.TABLE_KEY_SCHEMA)
-    assert as_set(table["AttributeDefinitions"]) == as_set(local_aws.TABLE_ATTRIBUTE_DEFINITIONS)
-
-
-def test_the_table_has_the_templates_indexes(table: dict[str, Any]) -> None:
-    def shape(indexes: list[dict[str, Any]]) -> dict[str, Any]:
-        return {i["IndexName"]: (as_set(i["KeySchema"]), i["Projection"]["ProjectionType"]) for i in indexes}
-
-    assert shape(table.get("GlobalSecondaryIndexes", [])) == shape(local_aws.TABLE_GLOBAL_SECONDARY_INDEXES)
-
-
-def test_the_table_has_the_templates_ttl_attribute(table: dict[str, Any]) -> None:
-    assert table["TimeToLiveSpecification"]["AttributeName"] == local_aws.TABLE_TTL_ATTRIBUTE
-
-
-def test_the_callback_queue_has_the_templates_redrive_and_timeouts(callback_queue: dict[str, Any]) -> None:
-    assert callback_queue["RedrivePolicy"]["maxReceiveCount"] == local_aws.QUEUE_MAX_RECEIVE_COUNT
-    assert int(callback_queue["VisibilityTimeout"]) == local_aws.QUEUE_VISIBILITY_TIMEOUT_SECONDS
-    assert int(callback_queue["MessageRetentionPeriod"]) == local_aws.QUEUE_RETENTION_SECONDS
-
-
-def test_the_api_function_has_the_templates_route_and_timeout(template: dict[str, Any]) -> None:
-    function, event = function_with_event(template, "HttpApi")
+def test_the_api_is_served_on_the_templates_route(template: dict[str, Any]) -> None:
+    api = function_properties(template, "functions/api")
+    [event] = [e["Properties"] for e in api["Events"].values() if e["Type"] == "HttpApi"]
 
     assert f"{event['Method']} {event['Path']}" == ROUTE_KEY
-    assert function["Timeout"] == local_stack.API_FUNCTION_TIMEOUT_SECONDS
-
-
-def test_the_dispatcher_has_the_templates_event_source_mapping(template: dict[str, Any]) -> None:
-    function, event = function_with_event(template, "SQS")
-
-    assert function["Timeout"] == local_stack.DISPATCHER_FUNCTION_TIMEOUT_SECONDS
-    assert event.get("BatchSize", 10) == local_stack.DISPATCHER_BATCH_SIZE
-    # The queue worker honours batchItemFailures, which only this setting makes Lambda do.
-    assert "ReportBatchItemFailures" in event.get("FunctionResponseTypes", [])
-    # Batches side by side, never more than the mapping lets Lambda run.
-    maximum = event["ScalingConfig"]["MaximumConcurrency"]
-    assert maximum == local_stack.DISPATCHER_MAXIMUM_CONCURRENCY
-    assert 1 < local_stack.DISPATCHER_CONCURRENCY <= maximum
-
-
-def test_the_poller_has_the_templates_timeout_and_memory(template: dict[str, Any]) -> None:
-    poller = function_from(template, "functions/poller")
-    memory = poller.get("MemorySize", template["Globals"]["Function"]["MemorySize"])
-
-    assert poller["Timeout"] == local_stack.POLLER_FUNCTION_TIMEOUT_SECONDS
-    assert memory == local_stack.POLLER_FUNCTION_MEMORY_MB
-
-
-def test_the_functions_memory_matches(template: dict[str, Any]) -> None:
-    assert template["Globals"]["Function"]["MemorySize"] == local_stack.FUNCTION_MEMORY_MB
 
 
 def test_every_variable_the_template_sets_is_set_locally(template: dict[str, Any]) -> None:
-    names = set(template_variables(template))
+    aws = LocalAws(*(["x"] * 13))
 
-    environment = local_stack.function_environment(LOCAL_AWS, "http://127.0.0.1:2", environ={})
+    environment = local_stack.function_environment(aws, "http://127.0.0.1:2", environ={})
 
-    assert names - DEPLOYED_ONLY <= set(environment)
-
-
-def test_every_resource_variable_the_embedded_aws_sets_the_template_sets(template: dict[str, Any]) -> None:
-    local_names = {name for name in LOCAL_AWS.environment() if not name.startswith("AWS_")}
-
-    assert local_names <= set(template_variables(template))
+    assert set(template_variables(template)) - DEPLOYED_ONLY <= set(environment)
 
 
-def test_the_schedule_variables_name_what_the_embedded_aws_makes(template: dict[str, Any]) -> None:
-    variables = template_variables(template)
+# --- intrinsic functions -------------------------------------------------------------------------------
 
-    def kind(name: str) -> str:
-        return str(referenced_resource(template, variables[name])["Type"])
 
-    assert kind("SCHEDULE_GROUP_NAME") == "AWS::Scheduler::ScheduleGroup"
-    assert kind("POLLER_FUNCTION_ARN") == "AWS::Serverless::Function"
-    assert kind("SCHEDULER_ROLE_ARN") == "AWS::IAM::Role"
-    assert kind("SCHEDULE_DLQ_ARN") == "AWS::SQS::Queue"
-    poller = referenced_resource(template, variables["POLLER_FUNCTION_ARN"])
-    assert str(poller["Properties"]["CodeUri"]).rstrip("/") == "functions/poller"
-    schedule_dlq = referenced_resource(template, variables["SCHEDULE_DLQ_ARN"])["Properties"]
-    assert int(schedule_dlq["MessageRetentionPeriod"]) == local_aws.QUEUE_RETENTION_SECONDS
+def lookup(logical_id: str, attribute: str | None) -> str:
+    return f"{logical_id}.{attribute}" if attribute else f"ref:{logical_id}"
+
+
+def test_ref_getatt_and_sub_are_resolved_with_the_local_names() -> None:
+    value = {
+        "queue": {"Ref": "Queue"},
+        "arns": [{"Fn::GetAtt": ["Queue", "Arn"]}, {"Fn::GetAtt": "Bucket.Arn"}],
+        "sub": {"Fn::Sub": "${AWS::StackName}-polls/${Bucket.Arn}/*"},
+        "sub_with_variables": {"Fn::Sub": ["${Name}:${!Literal}", {"Name": {"Ref": "Table"}}]},
+        "plain": 9,
+    }
+
+    assert cfn.resolve(value, lookup) == {
+        "queue": "ref:Queue",
+        "arns": ["Queue.Arn", "Bucket.Arn"],
+        "sub": "ref:AWS::StackName-polls/Bucket.Arn/*",
+        "sub_with_variables": "ref:Table:${Literal}",
+        "plain": 9,
+    }
+
+
+def test_an_intrinsic_function_the_local_stack_does_not_know_fails_by_name() -> None:
+    with pytest.raises(cfn.TemplateError, match="Fn::ImportValue"):
+        cfn.resolve({"VisibilityTimeout": {"Fn::ImportValue": "shared-timeout"}}, lookup)
+
+
+def test_what_a_value_refers_to_includes_sub_references_but_not_its_own_variables() -> None:
+    value = {"Fn::Sub": ["${Name}-${Table}-${!Literal}-${Bucket.Arn}", {"Name": {"Ref": "Stage"}}]}
+
+    assert cfn.references(value) == {"Table", "Bucket", "Stage"}
+
+
+def test_a_function_is_found_by_its_folder_or_its_logical_id_and_an_unknown_one_is_named() -> None:
+    assert cfn.function("poller").logical_id == "PollerFunction"
+    assert cfn.function("PollerFunction").name == "poller"
+    with pytest.raises(cfn.TemplateError, match="no function 'nope'"):
+        cfn.function("nope")

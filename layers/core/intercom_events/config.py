@@ -1,7 +1,8 @@
 """Deployment settings: one pydantic model read from the environment once, lazily.
 
-Nothing here runs at import time, so a missing variable fails the first request that needs it
-with a clear message instead of breaking the cold start.
+Nothing here runs at import time: each handler calls `require_settings` first, so a variable its
+function cannot work without fails the first invocation with a message naming it, instead of an
+import error or botocore's complaint about an empty parameter somewhere later.
 """
 
 from __future__ import annotations
@@ -12,6 +13,24 @@ from functools import lru_cache
 from pydantic import BaseModel, Field, field_validator
 
 DEFAULT_INTERCOM_VERSION = "2.15"
+
+# What each function cannot work without (template.yaml gives each of them these); a group of names is
+# one setting under alternative names, of which one is enough (a secret's ARN deployed, the secret
+# itself locally).
+_TABLE_QUEUE_KEY: tuple[tuple[str, ...], ...] = (("TABLE_NAME",), ("QUEUE_URL",), ("KMS_KEY_ID",))
+REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "api": (
+        *_TABLE_QUEUE_KEY,
+        ("ORGANIZATION_SECRET_ARN", "ORGANIZATION_SECRET"),
+        ("USER_SECRETS_ARN", "USER_SECRET"),
+    ),
+    "dispatcher": _TABLE_QUEUE_KEY,
+    "poller": (*_TABLE_QUEUE_KEY, ("SCHEDULE_GROUP_NAME",)),
+}
+
+
+class MissingSettings(RuntimeError):
+    """A function started without a variable it cannot work without: a deployment fault, not a bug."""
 
 
 class Settings(BaseModel):
@@ -54,3 +73,18 @@ class Settings(BaseModel):
 def settings() -> Settings:
     # An empty variable means "not set" (the template declares some empty for `sam local invoke`).
     return Settings.model_validate({k: v for k, v in os.environ.items() if k.isupper() and v != ""})
+
+
+def require_settings(function: str) -> Settings:
+    """The settings, once every variable `function` needs (REQUIRED) is set; MissingSettings names the
+    ones that are not (names only: a value could be a secret)."""
+    deployment = settings()
+    fields = {field.alias: name for name, field in Settings.model_fields.items()}
+    missing = [
+        " or ".join(names)
+        for names in REQUIRED[function]
+        if not any(getattr(deployment, fields[name]) for name in names)
+    ]
+    if missing:
+        raise MissingSettings(f"The {function} function needs {', '.join(missing)} set in its environment")
+    return deployment
