@@ -293,3 +293,22 @@ def test_oauth2_without_a_code_is_400(api, aws):
     del body["providerData"]
     status, answer = http_answer(api, _with(event, body=body))
     assert status == 400 and answer["errors"][0]["field"] == "providerData.code"
+
+
+def test_the_create_answer_leaves_out_what_it_does_not_know_as_every_instance_answer_does(api, workspace):
+    """No field is sent as null: a webhook instance without a callback shows neither the callback URL
+    nor a poller status, a polling instance not polled yet only when it started polling."""
+    configuration = {"authentication.type": "token", "intercom.access.token": "t", "oauth.api.secret": "s"}
+    status, webhook = _create(api, {"configuration": configuration})
+    assert status == 200, webhook
+    status, polling = http_answer(api, _with(load_event("api/create_instance_polling.json")))
+    assert status == 200, polling
+
+    assert None not in webhook.values()
+    assert "eventsNotificationCallbackUrl" not in webhook and "pollerStatus" not in webhook
+    assert polling["pollerStatus"] == {"pollingSince": polling["createdDate"]}
+    listed = {answer["id"]: answer for answer in http_answer(api, load_event("api/list_instances.json"))[1]}
+    assert listed == {
+        webhook["id"]: {k: v for k, v in webhook.items() if k != "token"},
+        polling["id"]: {k: v for k, v in polling.items() if k != "token"},
+    }

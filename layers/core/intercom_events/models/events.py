@@ -7,6 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+# Where a callback's events came from: backfill is a poll of the past asked for on purpose.
+EventSource = Literal["webhook", "polling", "backfill"]
+# An event's delivery, as the event log keeps it (store.deliveries).
+DeliveryStatus = Literal["pending", "delivered", "retrying", "failed", "queued", "cancelled"]
+
 
 class EventType(StrEnum):
     CREATED = "CREATED"
@@ -40,7 +45,7 @@ class CallbackJob(BaseModel):
     instanceId: int
     eventId: str
     notificationId: str  # the callback body's `id`
-    source: Literal["webhook", "polling", "backfill"]  # backfill: a poll of the past asked for on purpose
+    source: EventSource
     createdDate: str  # Java Date.toString() form, as Open Connectors writes it
     enqueuedAt: str  # ISO-8601 UTC; part of the event log's sort key
     raw: dict[str, Any]

@@ -26,6 +26,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from .. import json_body
 from ..errors import BadRequest
 from ..json_body import is_utf8
+from .answers import Answer
 from .poller_config import PollerStatus
 
 ELEMENT_KEY = "intercom"
@@ -540,17 +541,17 @@ class PatchInstanceBody(BaseModel):
         return _json_object(value)
 
 
-class InstanceAnswer(BaseModel):
-    """What the API answers for an instance (Open Connectors' shape); secrets masked."""
+class InstanceAnswer(Answer):
+    """What the API answers for an instance (Open Connectors' shape); secrets masked, None fields left out."""
 
     id: int
     name: str
-    token: str | None = None
+    token: str | None = Field(None, description="the instance token, in the create answer only")
     element: ElementRef = ElementRef(key=ELEMENT_KEY)
     tags: list[str]
     disabled: bool
     eventsEnabled: bool
-    eventsNotificationCallbackUrl: str | None
+    eventsNotificationCallbackUrl: str | None = None
     webhookUrl: str
     configuration: dict[str, Any]
     createdDate: str

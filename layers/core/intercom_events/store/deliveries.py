@@ -21,11 +21,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..config import settings
 from ..dates import utc_iso
-from ..models.events import CallbackJob
+from ..models.events import CallbackJob, DeliveryStatus
 from ..observability import tracer
 from .aws import client
 from .items import (
@@ -39,8 +39,8 @@ from .items import (
 )
 
 LOG_DAYS = 30
-Status = Literal["pending", "delivered", "retrying", "failed", "queued", "cancelled"]
-STATUSES: tuple[Status, ...] = ("pending", "delivered", "retrying", "failed", "queued", "cancelled")
+Status = DeliveryStatus
+STATUSES: tuple[Status, ...] = get_args(DeliveryStatus)
 # Statuses an operator's bulk retry picks up; only these carry the sparse index's keys.
 REPLAYABLE = ("failed", "queued")
 _PUBLIC = (

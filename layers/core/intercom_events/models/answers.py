@@ -1,0 +1,92 @@
+"""The API's answers that no other model module owns (the instance's is models.instance.InstanceAnswer,
+a backfill's models.backfill.BackfillStatus), and the error body every route shares."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
+
+from .events import DeliveryStatus, EventSource
+
+IntakeOutcome = Literal["accepted", "ping", "dropped", "filtered"]
+
+
+class Answer(BaseModel):
+    """An answer that leaves out what it does not know (a None field, nested ones too) rather than
+    sending null, as Open Connectors does. Powertools serializes route answers with exclude_none off;
+    this turns it on for the whole answer (pydantic has no model setting for it)."""
+
+    # No return annotation: pydantic then documents the answer by its fields (`-> Any` would say nothing).
+    @model_serializer(mode="wrap")
+    def _without_none(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo):
+        if info.exclude_none:
+            return handler(self)
+        return self.model_dump(mode=info.mode, by_alias=info.by_alias, exclude_none=True)
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="the field, dotted below the body, query or path (`body` for all)")
+    message: str
+
+
+class ErrorAnswer(Answer):
+    """Every error the API answers, 4xx and 5xx alike."""
+
+    message: str
+    requestId: str = Field(description="API Gateway's id of the request, to quote when asking about it")
+    errors: list[FieldError] | None = Field(None, description="each bad field, when the request had some")
+
+
+class HealthAnswer(BaseModel):
+    status: Literal["ok"]
+
+
+class OAuthUrlAnswer(BaseModel):
+    element: Literal["intercom"]
+    oauthUrl: str = Field(description="Intercom's consent page; its code goes in the create body")
+
+
+class InstanceDeletedAnswer(BaseModel):
+    id: int
+    deleted: Literal[True]
+
+
+class PollScheduledAnswer(BaseModel):
+    instanceId: int
+    status: Literal["scheduled"] = Field(description="a poll starts within a minute")
+
+
+class EventLogEntry(Answer):
+    """One event of the instance's log (kept 30 days), newest first in the list."""
+
+    eventId: str = Field(description="the callback's id: the same on every retry and replay")
+    status: DeliveryStatus
+    attempts: int | None = None
+    source: EventSource | None = None
+    objectTypes: list[str] | None = None
+    lastResponseCode: int | None = Field(None, description="the receiver's last HTTP status")
+    lastError: str | None = None
+    createdDate: str | None = None
+    updatedDate: str | None = None
+    deliveredDate: str | None = None
+
+
+class EventsRetriedAnswer(BaseModel):
+    instanceId: int
+    retried: int = Field(description="failed or queued events sent again")
+    resumed: bool = Field(description="whether deliveries had been suspended, and are no longer")
+
+
+class EventRetriedAnswer(BaseModel):
+    instanceId: int
+    eventId: str
+    status: Literal["pending"]
+
+
+class WebhookAnswer(BaseModel):
+    """Intercom's notification taken: queued for the callback, or why not (a ping, events off for the
+    instance, or no event of the objects it watches)."""
+
+    status: IntakeOutcome
+    events: int = Field(description="events queued for the callback")
