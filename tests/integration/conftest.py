@@ -1,13 +1,19 @@
-"""Fixtures of the integration tests that poll."""
+"""Fixtures of the integration tests: the polling ones, and the template as CloudFormation reads it."""
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cfnlint.decode import decode_str
 
 from tests.conftest import http_answer, load_event
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 TOKEN = "sample-access-token"  # the sample events' private app (events/api/create_instance_polling.json)
 
@@ -26,3 +32,28 @@ def polling_instance(api, workspace) -> dict[str, Any]:
     assert status == 200, body
     time.sleep(1.05)  # records changed from here on are newer than the instance (second precision)
     return body
+
+
+def create_polling(api, poller_configuration: dict[str, Any] | None = None) -> int:
+    """A polling instance (the sample event), optionally with its own `event.poller.configuration`;
+    its creation second, once the clock has left it (records changed from then on are newer)."""
+    event = load_event("api/create_instance_polling.json")
+    if poller_configuration is not None:
+        body = json.loads(event["body"])
+        body["configuration"]["event.poller.configuration"] = poller_configuration
+        event["body"] = json.dumps(body)
+    status, answer = http_answer(api, event)
+    assert status == 200, answer
+    created = int(datetime.fromisoformat(answer["createdDate"]).timestamp())
+    while time.time() < created + 1.05:
+        time.sleep(0.05)
+    return created
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    """template.yaml decoded here on its own, not through local/template.py, so a mistake there shows."""
+    decoded, problems = decode_str(TEMPLATE.read_text())
+    assert not problems, problems
+    plain: dict[str, Any] = json.loads(json.dumps(decoded))
+    return plain

@@ -7,18 +7,14 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from cfnlint.decode import decode_str
 from moto import mock_aws
 
 from local import template as cfn
 from local.aws import LocalAws, MotoServer, create_resources
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +22,6 @@ def aws() -> Iterator[LocalAws]:
     server = MotoServer().start()
     yield create_resources(server.endpoint_url)
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    """Decoded here on its own, not through local/template.py, so that a mistake there shows."""
-    decoded, problems = decode_str(TEMPLATE.read_text())
-    assert not problems, problems
-    plain: dict[str, Any] = json.loads(json.dumps(decoded))
-    return plain
 
 
 def properties(template: dict[str, Any], logical_id: str) -> dict[str, Any]:

@@ -7,30 +7,18 @@ The template is decoded here on its own, not through local/template.py, so that 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode_str
 
 from local import stack as local_stack
 from local import template as cfn
 from local.apigateway import ROUTE_KEY
 from local.aws import LocalAws
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 # Deployed only: locally the secrets themselves come from the environment (ORGANIZATION_SECRET, ...).
 DEPLOYED_ONLY = {"ORGANIZATION_SECRET_ARN", "USER_SECRETS_ARN"}
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    decoded, problems = decode_str(TEMPLATE.read_text())
-    assert not problems, problems
-    plain: dict[str, Any] = json.loads(json.dumps(decoded))
-    return plain
 
 
 def function_properties(template: dict[str, Any], code_uri: str) -> dict[str, Any]:

@@ -19,25 +19,10 @@ import httpx
 import pytest
 from intercom_events.logic import polling
 
-from tests.conftest import http_answer, load_event
+from tests.integration.conftest import create_polling
 from tests.integration.test_polling import iso
 
 OPEN = "state%20%3D%20'open'"  # `state = 'open'`, as a url carries it
-
-
-def create(api, configuration: dict[str, Any]) -> int:
-    """A polling instance (the sample event) with this `event.poller.configuration`: its creation second,
-    once the clock has left it (records changed from here on are newer than the instance)."""
-    event = load_event("api/create_instance_polling.json")
-    body = json.loads(event["body"])
-    body["configuration"]["event.poller.configuration"] = configuration
-    event["body"] = json.dumps(body)
-    status, answer = http_answer(api, event)
-    assert status == 200, answer
-    created = int(datetime.fromisoformat(answer["createdDate"]).timestamp())
-    while time.time() < created + 1.05:
-        time.sleep(0.05)
-    return created
 
 
 def poll(http: httpx.Client | None = None, now: Callable[[], float] = time.time) -> polling.PollReport:
@@ -67,7 +52,7 @@ def searches(intercom, path: str = "/conversations/search") -> list[dict[str, An
 
 
 def test_a_where_clause_on_a_hub_url_sends_only_the_records_it_matches(api, aws, intercom, workspace):
-    create(api, {"conversations": {"url": f"/hubs/marketing/conversations?where={OPEN}"}})
+    create_polling(api, {"conversations": {"url": f"/hubs/marketing/conversations?where={OPEN}"}})
     opened = workspace.create("conversations")
     workspace.create("conversations", state="closed", open=False)
 
@@ -85,7 +70,7 @@ def test_a_where_clause_on_a_hub_url_sends_only_the_records_it_matches(api, aws,
 def test_poll_delay_reaches_back_for_a_change_that_showed_up_late(api, aws, workspace, poll_delay, caught):
     """The poller's clock is five minutes ahead of the record's stamp: a change stamped before the last
     pass began, that the pass did not see, is caught by the next window only as far as pollDelay reaches."""
-    create(api, {"conversations": {"url": "/conversations/search", "pollDelay": poll_delay}})
+    create_polling(api, {"conversations": {"url": "/conversations/search", "pollDelay": poll_delay}})
     ahead = time.time() + 300
     poll(now=lambda: ahead)
     late = workspace.create("conversations")  # stamped now: 300 s before that pass, past the 120 s lag
@@ -100,7 +85,7 @@ def test_poll_delay_reaches_back_for_a_change_that_showed_up_late(api, aws, work
 def test_filter_by_current_date_leaves_a_change_made_during_the_pass_to_the_next_poll(
     api, aws, workspace, filter_by_current_date
 ):
-    create(
+    create_polling(
         api,
         {"conversations": {"url": "/conversations/search", "filterByCurrentDate": filter_by_current_date}},
     )
@@ -126,7 +111,9 @@ def test_filter_by_current_date_leaves_a_change_made_during_the_pass_to_the_next
 def test_created_check_tolerance_counts_a_record_updated_just_after_its_creation_as_created(
     api, aws, workspace, tolerance, kind
 ):
-    create(api, {"conversations": {"url": "/conversations/search", "createdCheckTolerance": tolerance}})
+    create_polling(
+        api, {"conversations": {"url": "/conversations/search", "createdCheckTolerance": tolerance}}
+    )
     now = int(time.time())
     record = workspace.create("conversations", created_at=now - 3, updated_at=now)
 
@@ -137,7 +124,7 @@ def test_created_check_tolerance_counts_a_record_updated_just_after_its_creation
 
 
 def test_a_dotted_id_field_names_the_object_and_sends_each_version_once(api, aws, workspace):
-    create(api, {"conversations": {"url": "/conversations/search", "idField": "source.id"}})
+    create_polling(api, {"conversations": {"url": "/conversations/search", "idField": "source.id"}})
     record = workspace.create("conversations")
     poll()
     time.sleep(1.05)
@@ -165,7 +152,7 @@ def test_dates_in_a_java_pattern_and_iso_read_in_their_configured_zones(api, aws
         "createdDateFormat": "iso8601",
         "createdDateTimezone": "+05:30",
     }
-    create(
+    create_polling(
         api,
         {
             "conversations": {
@@ -191,7 +178,7 @@ def test_dates_in_a_java_pattern_and_iso_read_in_their_configured_zones(api, aws
 
 
 def test_page_size_sets_the_pages_read_and_every_record_goes_out_once(api, aws, intercom, workspace):
-    create(api, {"conversations": {"url": "/conversations/search", "pageSize": 2}})
+    create_polling(api, {"conversations": {"url": "/conversations/search", "pageSize": 2}})
     made = workspace.seed("conversations", 5, start=int(time.time()), spacing=0.001)
 
     poll()

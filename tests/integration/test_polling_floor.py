@@ -22,26 +22,11 @@ from intercom_events.store import cursors
 
 from local.lambda_runtime import LocalFunction
 from tests.conftest import http_answer, load_event
+from tests.integration.conftest import create_polling
 from tests.integration.test_polling import iso, poll_once, run_poller, schedule, take_events
 
 OFFSETS = (-60, -1, 0, 1)  # seconds from the creation second
 SENT = (0, 1)
-
-
-def create(api, poller_configuration: dict[str, Any] | None = None) -> int:
-    """A polling instance (the sample event), optionally with its own poller configuration; its
-    creation second, once the clock has left it."""
-    event = load_event("api/create_instance_polling.json")
-    if poller_configuration is not None:
-        body = json.loads(event["body"])
-        body["configuration"]["event.poller.configuration"] = poller_configuration
-        event["body"] = json.dumps(body)
-    status, answer = http_answer(api, event)
-    assert status == 200, answer
-    created = int(datetime.fromisoformat(answer["createdDate"]).timestamp())
-    while time.time() < created + max(OFFSETS) + 0.05:  # every stamp below is in the past
-        time.sleep(0.05)
-    return created
 
 
 def stamp(workspace, resource: str, created: int) -> dict[int, str]:
@@ -59,7 +44,7 @@ def assert_sent_once_from_creation(events: list[dict[str, Any]], made: dict[int,
 
 @pytest.mark.parametrize("resource", ["contacts", "conversations", "tickets", "companies"])
 def test_no_poll_sends_a_change_from_before_the_instance_existed(api, aws, poller, workspace, resource):
-    created = create(api)
+    created = create_polling(api)
     made = stamp(workspace, resource, created)
 
     for _ in range(3):  # the later polls' windows reach back over Intercom's lag, past the creation
@@ -69,7 +54,7 @@ def test_no_poll_sends_a_change_from_before_the_instance_existed(api, aws, polle
 
 
 def test_poll_delay_and_deleted_cursors_do_not_reach_behind_creation(api, aws, workspace):
-    created = create(api, {"conversations": {"url": "/conversations/search", "pollDelay": 3600}})
+    created = create_polling(api, {"conversations": {"url": "/conversations/search", "pollDelay": 3600}})
     made = stamp(workspace, "conversations", created)
 
     poll_once()
@@ -86,7 +71,7 @@ def test_poll_delay_and_deleted_cursors_do_not_reach_behind_creation(api, aws, w
 
 
 def test_a_resource_read_without_the_updated_filter_sends_nothing_from_before(api, aws, workspace):
-    created = create(
+    created = create_polling(
         api,
         {
             "conversations": {
@@ -114,7 +99,7 @@ def test_dates_in_a_configured_format_and_zone_are_held_to_the_creation_time(
     api, aws, workspace, pattern, zone
 ):
     dates = {"updatedDateField": "changed", "updatedDateFormat": pattern, "updatedDateTimezone": zone}
-    created = create(
+    created = create_polling(
         api,
         {
             "conversations": {
@@ -141,7 +126,7 @@ def test_dates_in_a_configured_format_and_zone_are_held_to_the_creation_time(
 def test_a_date_only_version_of_the_creation_day_is_not_sent(api, aws, workspace):
     """A day tells only that the record changed that day, maybe before the instance existed."""
     dates = {"updatedDateField": "changed", "updatedDateFormat": "yyyy-MM-dd"}
-    created = create(
+    created = create_polling(
         api,
         {
             "conversations": {
@@ -164,7 +149,7 @@ def test_a_date_only_version_of_the_creation_day_is_not_sent(api, aws, workspace
 
 
 def test_poll_now_sends_nothing_from_before_creation(api, aws, poller, workspace):
-    created = create(api)
+    created = create_polling(api)
     made = stamp(workspace, "conversations", created)
     run_poller(poller)
 
@@ -202,7 +187,7 @@ def test_an_instance_turned_to_polling_later_sends_only_what_changed_after(api, 
 
 
 def test_polling_turned_off_and_on_again_does_not_send_the_gap(api, aws, workspace):
-    create(api)
+    create_polling(api)
     poll_once()  # cursors exist from the first polling period
     patch = load_event("api/patch_instance.json")
     patch["body"] = json.dumps({"configuration": {"event.vendor.type": "webhook", "oauth.api.secret": "s"}})
@@ -222,7 +207,7 @@ def test_polling_turned_off_and_on_again_does_not_send_the_gap(api, aws, workspa
 
 
 def test_a_resumed_pass_whose_saved_window_reaches_behind_creation_is_held_to_it(api, aws, workspace):
-    created = create(api)
+    created = create_polling(api)
     made = stamp(workspace, "conversations", created)
     # A pass cut short by the Lambda timeout, saved with a window an hour wide (as a cursor from before
     # this rule, or an operator's edit, could hold it).
