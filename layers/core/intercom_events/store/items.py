@@ -1,7 +1,7 @@
 """DynamoDB's attribute-value form, both ways, and the table's key layout in one place.
 
 One table: pk/sk, TTL on `expiresAt`; GSI `byOwner` (gsi1pk/gsi1sk = OWNER#<user>) lists a user's
-instances, `byTime` (gsi2, EVENTS#<id>) the event log in enqueue order, and the sparse `replay` (gsi3,
+instances, `byTime` (gsi2, EVENTS#<id>) the event log in enqueue order, and the sparse `byStatus` (gsi3,
 REPLAY#<id>) the failed and queued events a bulk retry takes (store.deliveries).
   INSTANCE#<id> / INSTANCE                    the instance (store.instances)
   INSTANCE#<id> / EVENT#<uuid>                one event's delivery record, the event log (store.deliveries)

@@ -1,8 +1,9 @@
 """One EventBridge Scheduler schedule per polling instance, `rate(<n> minutes)`, targeting the poller.
 
-Scheduler holds a million schedules an account, where scheduled rules stop at 300 a bus. The
-schedule group, the poller's ARN, the role Scheduler assumes and the dead-letter queue for failed
-invocations come from the template through the environment.
+Scheduler holds 10 million schedules a Region by default (docs/capacity.md), where scheduled rules stop
+at 300 a bus. The schedule group, the poller's ARN, the role Scheduler assumes and the dead-letter
+queue for failed invocations come from the template through the environment. A backfill has a schedule
+of its own, every minute while it runs (logic/backfill.py).
 """
 
 from __future__ import annotations
