@@ -121,7 +121,7 @@ def receiver(base_env: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[Callb
         monkeypatch.setattr(
             delivery.deliveries,
             "record",
-            lambda j, status, now, code=None, error=None: fakes.log.append((status, code)),
+            lambda j, status, now, code=None, error=None, attempt=None: fakes.log.append((status, code)),
         )
         monkeypatch.setattr(
             delivery.deliveries, "suspend", lambda i, e, now: fakes.log.append(("suspended", i))

@@ -1,4 +1,4 @@
-"""Events: an instance's event log, and replays of what it failed to deliver."""
+"""Events: an instance's event log, one event with its attempts, and replays of what it failed to deliver."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from ..logic import events
-from ..models.answers import EventLogEntry, EventRetriedAnswer, EventsRetriedAnswer
+from ..models.answers import EventDetail, EventLogEntry, EventRetriedAnswer, EventsRetriedAnswer
 from ..models.events import DeliveryStatus
 from .common import InstanceId, caller
 from .errors import errors
@@ -57,6 +57,18 @@ def list_events(
     headers = {"Elements-Next-Page-Token": token} if token else None
     entries = [EventLogEntry.model_validate(entry) for entry in page]
     return Response(200, content_types.APPLICATION_JSON, entries, headers=headers)
+
+
+@router.get(
+    "/instances/<instance_id>/events/<event_id>",
+    tags=TAGS,
+    responses={
+        200: {"description": "The event, its callback as sent, and its last attempts, oldest first"},
+        **errors(400, 401, 404),
+    },
+)
+def get_event(instance_id: InstanceId, event_id: str) -> EventDetail:
+    return EventDetail.model_validate(events.event_detail(caller(router), instance_id, event_id))
 
 
 @router.post(

@@ -11,6 +11,8 @@ Every failure of an attempt is on the record, whatever it was: an answer that is
 within the deadline, a header or URL the HTTP client refuses, or any other error, including the event
 log or the instance failing to be read around the attempt. Each is logged, written to the event as
 `lastError` (the exception's type and a reason, never a secret) and retried on the schedule like a 500.
+Each try at the callback, whatever came of it, also goes on the event's attempt log in that same write:
+when it was sent, how long it took, the status or the error, and the answer's first characters.
 When the event log itself cannot be written, the error goes up to the dispatcher, which logs it and
 schedules the message's next receive; the log catches up on that receive (the receiver may then get
 the callback twice, with the same `webhook-id`).
@@ -37,6 +39,7 @@ from ..callbacks.client import CallbackAnswer, failure_reason, post_callback
 from ..callbacks.schedule import MAX_ATTEMPTS, next_retry_delay, retry_delay
 from ..callbacks.signing import CallbackHeaderError, callback_headers
 from ..config import settings
+from ..dates import utc_iso
 from ..models.events import CallbackJob
 from ..models.instance import Instance
 from ..observability import MetricUnit, logger, metrics
@@ -52,8 +55,11 @@ _states: TtlCache[int, dict[str, Any]] = TtlCache(lambda: settings().instance_ca
 LOG_RESERVE_SECONDS = 5
 # Below this, a callback is not started: the job goes back to the queue for the next invocation.
 MIN_DEADLINE_SECONDS = 1.0
-# How much of a failed answer's body goes into its log line.
+# How much of a failed answer's body goes into its log line, and of any answer into the event's attempt log.
 LOGGED_ANSWER_CHARACTERS = 500
+# Each KB of an event's record costs a write unit, on the table and again on byTime (projection ALL), at
+# every later write: 20 kept attempts of 256 characters hold a much-retried record to a few KB.
+KEPT_ANSWER_CHARACTERS = 256
 
 
 class RetryLater(Exception):
@@ -132,13 +138,36 @@ def _deadline(time_left: Callable[[], float] | None) -> float:
     return deadline
 
 
-def _redacted(excerpt: bytes, secrets: Iterable[str]) -> str:
-    """An answer's first characters for the log, without anything we sent that is secret: a receiver
-    may echo the request back (its Authorization header, a configured token)."""
+def _redacted(excerpt: bytes, secrets: Iterable[str], limit: int = LOGGED_ANSWER_CHARACTERS) -> str:
+    """An answer's first characters, without anything we sent that is secret: a receiver may echo the
+    request back (its Authorization header, a configured token)."""
     text = excerpt.decode("utf-8", "replace")
     for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, "********")
-    return text[:LOGGED_ANSWER_CHARACTERS]
+    return text[:limit]
+
+
+def _sent_secrets(instance: Instance, headers: dict[str, str]) -> list[str]:
+    """What a callback carried that is secret: the instance's keys and headers, and the Authorization
+    header built from its basic auth (whole, and its token alone)."""
+    config = instance.config
+    authorization = headers.get("Authorization", "")
+    return [
+        config.signature_key or "",
+        config.basic_password or "",
+        *config.callback_headers.values(),
+        authorization,
+        authorization.removeprefix("Basic "),
+    ]
+
+
+def _attempt(number: int, sent: datetime, answer: CallbackAnswer, secrets: list[str]) -> deliveries.Attempt:
+    """The attempt as the event log keeps it: its answer's first characters with our secrets taken out
+    (the rest of what the receiver said is its own, and the operator's to read)."""
+    body = _redacted(answer.excerpt, secrets, KEPT_ANSWER_CHARACTERS) if answer.excerpt else None
+    return deliveries.Attempt(
+        number, utc_iso(sent, millis=True), round(answer.elapsed_ms), answer.status, answer.error, body
+    )
 
 
 def _raised_at(exc: BaseException) -> str:
@@ -264,6 +293,7 @@ async def _deliver(
 
     config = instance.config
     body = json.dumps(callback_body(job, instance), separators=(",", ":")).encode()
+    sent = datetime.now(UTC)
     try:
         headers = callback_headers(
             body, job.eventId, config.signature_key, now, config.callback_headers, config.basic_auth
@@ -274,12 +304,15 @@ async def _deliver(
     else:
         answer = await post_callback(config.callback_url or "", body, headers, deadline)
     code, error = answer.status, answer.error
+    attempt_made = _attempt(claim.attempts, sent, answer, _sent_secrets(instance, headers))
     metrics.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=answer.elapsed_ms)
     facts = {**ids, "attempt": attempt, "status": code, "error": error, "ms": round(answer.elapsed_ms)}
     decision = verdict(code, attempt, answer.retry_after, datetime.now(UTC))
 
     if decision.status == "delivered":
-        await asyncio.to_thread(deliveries.record, job, "delivered", datetime.now(UTC), code)
+        await asyncio.to_thread(
+            deliveries.record, job, "delivered", datetime.now(UTC), code, attempt=attempt_made
+        )
         metrics.add_metric(name="DeliveriesSucceeded", unit=MetricUnit.Count, value=1)
         logger.info("callback delivered", extra=facts)
         return Outcome("delivered", code)
@@ -291,13 +324,19 @@ async def _deliver(
         # The receiver says it is gone for good: events off for the instance, as Open Connectors does.
         metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
         await asyncio.to_thread(
-            deliveries.record, job, "failed", datetime.now(UTC), code, "receiver gone (410)"
+            deliveries.record,
+            job,
+            "failed",
+            datetime.now(UTC),
+            code,
+            "receiver gone (410)",
+            attempt=attempt_made,
         )
         await asyncio.to_thread(instance_store.turn_events_off, job.instanceId)
         _instances.forget(job.instanceId)
         logger.warning("callback refused with 410: events turned off for the instance", extra=facts)
         return Outcome("gone", code)
-    await _failed(job, decision, code, error, facts)
+    await _failed(job, decision, code, error, facts, attempt_made)
 
 
 async def _failed(
@@ -306,19 +345,21 @@ async def _failed(
     code: int | None,
     error: str | None,
     facts: dict[str, Any],
+    attempt: deliveries.Attempt | None = None,
 ) -> NoReturn:
     """A failed attempt: on the record, and retried on the schedule, or failed for good (and the
-    instance's deliveries suspended) once the retries are spent."""
+    instance's deliveries suspended) once the retries are spent. `attempt`: the try at the callback,
+    when the callback was tried (not for an error around the attempt: it is in `lastError` only)."""
     metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
     now = datetime.now(UTC)
     if decision.status != "retrying":
-        await asyncio.to_thread(deliveries.record, job, "failed", now, code, error)
+        await asyncio.to_thread(deliveries.record, job, "failed", now, code, error, attempt=attempt)
         await asyncio.to_thread(deliveries.suspend, job.instanceId, job.eventId, now)
         _states.forget(job.instanceId)
         metrics.add_metric(name="DeliveriesSuspended", unit=MetricUnit.Count, value=1)
         logger.error("callback failed: retries spent; deliveries to the instance suspended", extra=facts)
         raise RetryLater(0, "retries spent")  # redrive also moves it to the dead-letter queue (its alarm)
     delay = decision.delay or 0
-    await asyncio.to_thread(deliveries.record, job, "retrying", now, code, error)
+    await asyncio.to_thread(deliveries.record, job, "retrying", now, code, error, attempt=attempt)
     logger.warning("callback failed; will retry", extra={**facts, "retry_in_seconds": delay})
     raise RetryLater(delay, error or "failed")

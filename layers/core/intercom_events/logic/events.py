@@ -1,17 +1,20 @@
-"""The event log as operators use it: list an instance's events, replay one, replay what failed."""
+"""The event log as operators use it: list an instance's events, open one, replay one, replay what failed."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from dateutil.parser import isoparse
 
 from ..dates import utc_iso
 from ..errors import BadRequest, NotFound
+from ..models.events import CallbackJob
 from ..observability import logger
 from ..store import deliveries, queue
 from .auth import Caller
+from .delivery import callback_body
 from .instances import get_owned
 
 PAGE_SIZE = 50
@@ -65,6 +68,33 @@ def list_events(
         )
     except deliveries.InvalidPageToken as exc:
         raise BadRequest(str(exc), [{"field": "nextPage", "message": "invalid page token"}]) from None
+
+
+def event_detail(caller: Caller, instance_id: int, event_id: str) -> dict[str, Any]:
+    """One event: its log entry, its kept attempts, and its callback as the dispatcher sends it, rebuilt
+    from the kept job with the instance as it is now (a renamed instance's next try carries the new name).
+    Never the callback's headers: the instance's configured ones and its credentials are secrets."""
+    instance = get_owned(caller, instance_id)
+    record = deliveries.get(instance_id, event_id) if len(event_id) <= MAX_EVENT_ID_LENGTH else None
+    if record is None:
+        raise NotFound(f"No event {event_id[:64]} in this instance's log")
+    detail = {**deliveries.public(record), "attemptLog": deliveries.attempt_log(record)}
+    kept = deliveries.kept_job(instance_id, event_id)
+    job = _kept(kept) if kept is not None else None
+    if job is not None:
+        detail["callback"] = {"url": instance.config.callback_url, "body": callback_body(job, instance)}
+    return detail
+
+
+def _kept(body: str) -> CallbackJob | None:
+    """The kept job, or None when a large job's body has already expired from S3 (a day after the log
+    would, though DynamoDB's TTL may delete the log's entry up to two days late)."""
+    try:
+        return queue.load(body)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
 
 
 def retry_one(caller: Caller, instance_id: int, event_id: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@ a backfill's models.backfill.BackfillStatus), and the error body every route sha
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
@@ -70,6 +70,31 @@ class EventLogEntry(Answer):
     createdDate: str | None = None
     updatedDate: str | None = None
     deliveredDate: str | None = None
+
+
+class EventAttempt(Answer):
+    """One try at the callback, as Svix shows a message's attempts."""
+
+    attempt: int = Field(description="which try: the event's attempts count when it was made")
+    date: str = Field(description="ISO-8601: when the callback was sent")
+    durationMs: int = Field(description="from sending the callback to the end of the answer or the failure")
+    responseCode: int | None = Field(None, description="the receiver's HTTP status; absent with no answer")
+    error: str | None = Field(None, description="why the attempt failed: no answer, or a status not 2xx")
+    responseBody: str | None = Field(
+        None, description="the answer's first characters (at most 256), UTF-8 with replacement"
+    )
+
+
+class SentCallback(BaseModel):
+    url: str | None = Field(None, description="the callback URL as configured")
+    body: dict[str, Any] = Field(description="the callback body as it is sent (SPEC §6)")
+
+
+class EventDetail(EventLogEntry):
+    """One event of the log, with its callback and its last attempts, oldest first."""
+
+    callback: SentCallback | None = Field(None, description="absent once the event's job is no longer kept")
+    attemptLog: list[EventAttempt]
 
 
 class EventsRetriedAnswer(BaseModel):

@@ -1,12 +1,17 @@
 """The event log: each event's delivery record, its job for replay, and the instance's delivery state.
 
-  INSTANCE#<id> / EVENT#<eventId>   status, attempts, last answer, dates (kept 30 days: TTL)
+  INSTANCE#<id> / EVENT#<eventId>   status, attempts, last answer, dates, attempt log (kept 30 days: TTL)
   INSTANCE#<id> / JOB#<eventId>     the callback job as first delivered, for replay (same TTL)
   INSTANCE#<id> / DELIVERY#STATE    suspended after an event failed for good; lifted by a bulk retry
 
 A delivery is claimed before the callback is sent: the conditional write refuses an event already
 delivered (a resent notification, a redelivered message) or cancelled, and one another worker is
 sending now (the lease), so two copies of one job never both reach the receiver.
+
+Each attempt goes on the event in the write that records its result, no call of its own: `attemptLog`
+is a map of `ATTEMPTS_KEPT` slots, the attempt numbered n in slot n mod ATTEMPTS_KEPT, so it holds the
+last attempts and no more (DynamoDB can append to a list but not trim one in the same write). The claim
+creates the empty map, since one write cannot both create a map and set a key in it.
 
 Two indexes list the log: `byTime` (every event of an instance, newest first) and the sparse
 `byStatus`, which holds only failed and queued events, so a bulk retry reads just those.
@@ -39,6 +44,8 @@ from .items import (
 )
 
 LOG_DAYS = 30
+# Attempts kept on an event: the nine scheduled tries and a few replays; older ones give way.
+ATTEMPTS_KEPT = 20
 Status = DeliveryStatus
 STATUSES: tuple[Status, ...] = get_args(DeliveryStatus)
 # Statuses an operator's bulk retry picks up; only these carry the sparse index's keys.
@@ -65,6 +72,30 @@ class Claim:
     busy_seconds: int = 0
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One try at the callback, as the event's `attemptLog` keeps it. Nothing of what was sent: the
+    callback's headers hold the instance's secrets."""
+
+    number: int  # the event's attempts count when it was made: 1, 2, ... across replays too
+    date: str
+    duration_ms: int
+    response_code: int | None = None
+    error: str | None = None
+    response_body: str | None = None  # the answer's first characters, any secret we sent taken out
+
+    def item(self) -> dict[str, Any]:
+        fields = {
+            "attempt": self.number,
+            "date": self.date,
+            "durationMs": self.duration_ms,
+            "responseCode": self.response_code,
+            "error": self.error,
+            "responseBody": self.response_body,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+
 def _expires(now: datetime) -> int:
     return int((now + timedelta(days=LOG_DAYS)).timestamp())
 
@@ -80,7 +111,8 @@ def claim(job: CallbackJob, now: datetime, lease_seconds: int) -> Claim:
                 "SET #status = if_not_exists(#status, :pending), leaseUntil = :lease, updatedDate = :now, "
                 "createdDate = if_not_exists(createdDate, :now), eventId = :eventId, #source = :source, "
                 "objectTypes = :types, expiresAt = :expires, gsi2pk = :events, "
-                "gsi2sk = if_not_exists(gsi2sk, :order) ADD attempts :one"
+                "gsi2sk = if_not_exists(gsi2sk, :order), attemptLog = if_not_exists(attemptLog, :noAttempts) "
+                "ADD attempts :one"
             ),
             ConditionExpression=(
                 "attribute_not_exists(pk) OR (#status <> :delivered AND #status <> :cancelled "
@@ -102,6 +134,7 @@ def claim(job: CallbackJob, now: datetime, lease_seconds: int) -> Claim:
                     ":events": event_log_partition(job.instanceId),
                     ":order": f"{job.enqueuedAt}#{job.eventId}",
                     ":one": 1,
+                    ":noAttempts": {},
                 }
             ),
             ReturnValues="ALL_NEW",
@@ -122,7 +155,10 @@ def record(
     now: datetime,
     response_code: int | None = None,
     error: str | None = None,
+    attempt: Attempt | None = None,
 ) -> None:
+    """The event's status; with `attempt`, the try that led to it, kept in the same write. Only a
+    claimed event takes an attempt (the claim made its `attemptLog`)."""
     record_status(
         job.instanceId,
         job.eventId,
@@ -133,6 +169,7 @@ def record(
         order=job.enqueuedAt,
         source=job.source,
         object_types=sorted({e.objectType for e in job.events}),
+        attempt=attempt,
     )
 
 
@@ -146,6 +183,7 @@ def record_status(
     order: str | None = None,
     source: str | None = None,
     object_types: list[str] | None = None,
+    attempt: Attempt | None = None,
 ) -> None:
     """Set an event's status. Whatever the status, the entry carries the same fields as a claimed one
     (its log keys, dates, `attempts`, and `source` and `objectTypes` when the job is known), so an event
@@ -177,6 +215,10 @@ def record_status(
     if object_types is not None:
         values[":types"] = object_types
         sets.append("objectTypes = if_not_exists(objectTypes, :types)")
+    if attempt is not None:
+        values[":attempt"] = attempt.item()
+        names["#slot"] = str(attempt.number % ATTEMPTS_KEPT)
+        sets.append("attemptLog.#slot = :attempt")
     removes = ["leaseUntil"]
     for name, value in (("lastResponseCode", response_code), ("lastError", error)):
         if value is None:
@@ -218,6 +260,11 @@ def get(instance_id: int, event_id: str) -> dict[str, Any] | None:
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
     return {name: record[name] for name in _PUBLIC if record.get(name) is not None}
+
+
+def attempt_log(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event's kept attempts, oldest first."""
+    return sorted((record.get("attemptLog") or {}).values(), key=lambda entry: int(entry["attempt"]))
 
 
 # ---- jobs kept for replay -------------------------------------------------------------------------------
@@ -326,10 +373,12 @@ def list_events(
         "KeyConditionExpression": condition,
         "ScanIndexForward": False,
         "Limit": page_size,
+        # The entries' fields only: an event's attempt log is the larger part of it, and not listed.
+        "ProjectionExpression": ", ".join(f"#{name}" for name in _PUBLIC),
+        "ExpressionAttributeNames": {f"#{name}": name for name in _PUBLIC},
     }
     if status:
         request["FilterExpression"] = "#status = :status"
-        request["ExpressionAttributeNames"] = {"#status": "status"}
         values[":status"] = status
     request["ExpressionAttributeValues"] = to_item(values)
     if start:
