@@ -39,11 +39,21 @@ help: ## list the targets
 install: $(VENV)/.installed ## make the virtual environment in .venv from uv.lock
 
 .PHONY: lock
-lock: $(VENV)/.installed ## update uv.lock after pyproject.toml changes (UPGRADE=1: newest allowed)
+# Not through $(VENV)/.installed: its `sync --locked` refuses the stale lock this target is here to mend.
+lock: ## update uv.lock after pyproject.toml changes (UPGRADE=1: newest allowed)
+	test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q 'uv==$(UV_VERSION)'; }
 	$(UV) lock $(if $(UPGRADE),--upgrade)
 
+# The console's browser tests drive Debian's Chromium: Playwright cannot download its own browser here.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+.PHONY: chromium
+chromium: $(CHROMIUM) ## install Debian's Chromium for the console's browser tests, when missing
+
 .PHONY: test
-test: $(VENV)/.installed ## run every test (unit, integration, e2e on the local stack), or TESTS="<paths>"
+test: $(VENV)/.installed $(CHROMIUM) ## run every test (unit, integration, e2e on the local stack), or TESTS="<paths>"
 	$(PY) -m pytest $(TESTS)
 
 .PHONY: unit

@@ -9,6 +9,8 @@ import threading
 import warnings
 from typing import Any
 
+from intercom_events.api.console import CONSOLE_PATH
+
 from local._http import print_line
 from local.stack import (
     API_FUNCTION_CONCURRENCY,
@@ -118,6 +120,14 @@ def main() -> int:
             pollerFunctionArn=stack.aws.poller_function_arn,
             checkEverySeconds=stack.scheduler.tick_seconds,
             note="EventBridge Scheduler emulated: rate() and at() schedules invoke the poller here",
+        )
+        log(
+            "console",
+            consoleUrl=f"{stack.api_url}{CONSOLE_PATH}",
+            note=(
+                "sign in with a user secret and the organization secret above; Intercom's consent page is "
+                "the real one, so create instances here with 'Access token' and the accessToken above"
+            ),
         )
         log("press Ctrl-C to stop")
         while not stopping.wait(0.5):

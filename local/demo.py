@@ -18,6 +18,7 @@ import warnings
 from typing import Any
 
 import httpx
+from intercom_events.api.console import CONSOLE_PATH
 
 from local.intercom import check_webhook_url, make_notification, send_webhook
 from local.receiver import CallbackReceiver, RecordedRequest, verify_signatures
@@ -233,9 +234,12 @@ def main() -> int:
         receiver = stack.receiver()
         say(
             "Local stack",
-            f"API {stack.api_url} · moto {stack.aws.endpoint_url} · Intercom {stack.intercom.url}",
+            f"API {stack.api_url} · moto {stack.aws.endpoint_url} · Intercom {stack.intercom.url}\n"
+            f"   Console {stack.api_url}{CONSOLE_PATH} while the demo runs (`make local` keeps it up)",
         )
         try:
+            console = httpx.get(f"{stack.api_url}{CONSOLE_PATH}", timeout=30)
+            check(console.status_code == 200, "the console answers, for a person to watch the steps below")
             run(stack, receiver)
             run_polling(stack, stack.receiver(), management_client(stack))
         except DemoFailed as failure:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_events import json_body
-from intercom_events.api import errors, events, instances, operations, polling, webhooks
+from intercom_events.api import console, errors, events, instances, operations, polling, webhooks
 from intercom_events.api.common import BASE
 from intercom_events.config import require_settings
 from intercom_events.observability import logger, metrics, tracer
@@ -30,7 +30,7 @@ app.configure_openapi(
     security=[{"OpenConnectors": []}],
 )
 app.enable_swagger(path=f"{BASE}/swagger", title=TITLE)
-for routes in (operations, instances, polling, events, webhooks, errors):
+for routes in (operations, instances, polling, events, webhooks, console, errors):
     app.include_router(routes.router, prefix=BASE)
 
 
