@@ -125,8 +125,9 @@ def main() -> int:
             "console",
             consoleUrl=f"{stack.api_url}{CONSOLE_PATH}",
             note=(
-                "sign in with a user secret and the organization secret above; Intercom's consent page is "
-                "the real one, so create instances here with 'Access token' and the accessToken above"
+                "sign in with a user secret and the organization secret above; create instances with "
+                "'Access token' and the accessToken above, or through OAuth with the app above: the "
+                "consent page is the simulated Intercom's, which agrees at once"
             ),
         )
         log("press Ctrl-C to stop")

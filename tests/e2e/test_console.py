@@ -2,7 +2,7 @@
 
 Debian's Chromium (`make chromium`, which `make test` runs first) driven by Playwright over the local
 stack; only loopback is reached: every other request the page would make is aborted inside the browser,
-and Intercom's consent page is answered there by a redirect to the simulated Intercom's. Each step leaves
+and Intercom's consent page is the simulated Intercom's (the stack's INTERCOM_API_BASE_URL). Each step leaves
 a screenshot in tests/e2e/screenshots/ (gitignored).
 """
 
@@ -35,7 +35,6 @@ FLAGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-INTERCOM_CONSENT = "https://app.intercom.com/oauth"
 WAIT_MS = 45_000  # for what the stack does in the background: deliveries, retries, polls
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +53,6 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, stack: LocalStack) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    intercom = stack.intercom.url
 
     def loopback_only(route: Route) -> None:
         if urlsplit(route.request.url).hostname in LOOPBACK:
@@ -62,13 +60,8 @@ def page(browser: Browser, stack: LocalStack) -> Iterator[Page]:
         else:
             route.abort()
 
-    def consent(route: Route) -> None:
-        # Intercom's consent page, already agreed to: the simulated Intercom's /oauth does the rest.
-        query = urlsplit(route.request.url).query
-        route.fulfill(status=302, headers={"Location": f"{intercom}/oauth?{query}"})
-
+    # The consent page is the simulated Intercom's (INTERCOM_API_BASE_URL), which agrees at once.
     context.route("**/*", loopback_only)
-    context.route(f"{INTERCOM_CONSENT}**", consent)  # the later route is asked first
     opened = context.new_page()
     yield opened
     context.close()

@@ -259,6 +259,13 @@ def test_oauth_url_generates_intercom_consent_url(api):
     assert "state=" in http_answer(api, event)[1]["oauthUrl"]
 
 
+def test_the_consent_url_is_the_simulated_intercoms_when_intercom_api_base_url_names_one(api, intercom):
+    status, body = http_answer(api, load_event("api/oauth_url.json"))
+
+    assert status == 200
+    assert body["oauthUrl"].startswith(f"{intercom.url}/oauth?client_id=sample-client-id&")
+
+
 def test_unknown_route_is_json_404(api):
     status, body = http_answer(api, _with(load_event("api/health.json"), path="/elements/api-v2/nothing"))
     assert status == 404 and body["message"]

@@ -16,9 +16,12 @@ CONSENT_URL = "https://app.intercom.com/oauth"
 
 
 def consent_url(client_id: str, redirect_uri: str, state: str | None) -> tuple[str, str]:
+    """Intercom's consent page; the simulated Intercom's when INTERCOM_API_BASE_URL points at one, so the
+    console's OAuth round trip works under `make local` too."""
     state = state or secrets.token_urlsafe(16)
     query = urlencode({"client_id": client_id, "redirect_uri": redirect_uri, "state": state})
-    return f"{CONSENT_URL}?{query}", state
+    base = settings().intercom_api_base_url.rstrip("/")
+    return f"{base + '/oauth' if base else CONSENT_URL}?{query}", state
 
 
 def api_base_url(region_host: str) -> str:
