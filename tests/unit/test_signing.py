@@ -157,3 +157,35 @@ def test_surrounding_whitespace_of_a_header_value_is_not_sent() -> None:
         BODY, "evt-1", KEY, datetime.now(UTC), extra_headers={"X-Tenant": "  acme co\t"}
     )
     assert headers["X-Tenant"] == "acme co"
+
+
+# ---- key rotation: during the overlap the header carries both keys' signatures ------------------------
+
+NEW_KEY = "rotated-signature-key-2"
+
+
+def test_during_an_overlap_a_receiver_with_either_key_verifies_the_callback() -> None:
+    headers = callback_headers(BODY, "evt-1", NEW_KEY, datetime.now(UTC), previous_signature_key=KEY)
+
+    for key in (NEW_KEY, KEY):
+        assert Webhook(standard_webhooks_secret(key)).verify(BODY, headers)["message"]["eventId"] == "evt-1"
+    new, old = headers["webhook-signature"].split(" ")
+    assert new.startswith("v1,") and old.startswith("v1,")
+
+
+def test_during_an_overlap_the_open_connectors_signature_is_the_new_keys() -> None:
+    headers = callback_headers(BODY, "evt-1", NEW_KEY, datetime.now(UTC), previous_signature_key=KEY)
+    assert headers["Elements-Webhook-Signature"] == elements_signature(BODY, NEW_KEY)
+
+
+def test_without_a_previous_key_a_receiver_with_the_old_key_is_refused() -> None:
+    headers = callback_headers(BODY, "evt-1", NEW_KEY, datetime.now(UTC))
+
+    assert " " not in headers["webhook-signature"]
+    with pytest.raises(WebhookVerificationError):
+        Webhook(standard_webhooks_secret(KEY)).verify(BODY, headers)
+
+
+def test_a_previous_key_alone_signs_nothing() -> None:
+    headers = callback_headers(BODY, "evt-1", None, datetime.now(UTC), previous_signature_key=KEY)
+    assert "webhook-signature" not in headers and "Elements-Webhook-Signature" not in headers

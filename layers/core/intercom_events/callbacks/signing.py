@@ -6,6 +6,11 @@
   UTF-8 bytes, so a receiver can verify with the `standardwebhooks` package and
   `standard_webhooks_secret(key)`. Signing goes through that package rather than a copy of its scheme,
   so the two cannot drift apart.
+
+While a signature key rotation overlaps (`InstanceConfig.overlapping_signature_key`), `webhook-signature`
+carries the new key's signature and then the previous key's, space-separated, as Standard Webhooks
+defines for rotation: a receiver holding either key verifies the header as it is. The Open Connectors
+header has a single value and carries the new key's only.
 """
 
 from __future__ import annotations
@@ -83,8 +88,10 @@ def callback_headers(
     timestamp: datetime,
     extra_headers: Mapping[str, str] | None = None,
     basic_auth: tuple[str, str] | None = None,
+    previous_signature_key: str | None = None,
 ) -> dict[str, str]:
     """Every header of one callback POST carrying `body` (the exact bytes that will be sent).
+    `previous_signature_key`: the key `signature_key` replaced, while their overlap lasts.
 
     Raises CallbackHeaderError for a configured header that cannot be sent: the delivery fails, is
     recorded with that reason and retried on the schedule, so a corrected configuration is picked up.
@@ -103,8 +110,10 @@ def callback_headers(
     if signature_key:
         headers[ELEMENTS_SIGNATURE_HEADER] = elements_signature(body, signature_key)
         # Callback bodies are JSON we serialised, hence UTF-8; the package signs text.
-        headers["webhook-signature"] = Webhook(standard_webhooks_secret(signature_key)).sign(
-            event_id, ts, body.decode("utf-8")
+        text = body.decode("utf-8")
+        keys = [signature_key] + ([previous_signature_key] if previous_signature_key else [])
+        headers["webhook-signature"] = " ".join(
+            Webhook(standard_webhooks_secret(key)).sign(event_id, ts, text) for key in keys
         )
     if basic_auth:
         user, password = basic_auth

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..callbacks.guard import CallbackUrlError, check_callback_url
@@ -14,14 +15,18 @@ from ..errors import BadRequest, Gone, NotFound
 from ..intercom import oauth
 from ..models.instance import (
     ELEMENT_KEY,
+    INTERNAL_KEYS,
     KNOWN_KEYS,
     MASK,
+    PREVIOUS_SIGNATURE_KEY,
+    PREVIOUS_SIGNATURE_KEY_UNTIL,
     CreateInstanceBody,
     Instance,
     InstanceAnswer,
     InstanceConfig,
     PatchInstanceBody,
     is_secret_key,
+    parse_config,
     settled,
 )
 from ..models.poller_config import PollerStatus, parse_poller_configuration
@@ -161,7 +166,8 @@ def list_owned(caller: Caller) -> list[Instance]:
 
 def patch(caller: Caller, instance_id: int, body: PatchInstanceBody) -> Instance:
     instance = get_owned(caller, instance_id)
-    changes: dict[str, Any] = {"updated_date": utc_iso(datetime.now(UTC))}
+    now = datetime.now(UTC)
+    changes: dict[str, Any] = {"updated_date": utc_iso(now)}
     if body.name is not None:
         changes["name"] = body.name
     if body.tags is not None:
@@ -172,9 +178,17 @@ def patch(caller: Caller, instance_id: int, body: PatchInstanceBody) -> Instance
         masked = _masked_secrets(given)
         given = {k: v for k, v in given.items() if k not in masked}
         # Both maps have canonical keys: a key under any spelling replaces the stored one.
-        configuration, config = settled({**instance.configuration, **given})
+        configuration, config = settled(
+            with_previous_key(instance.config, {**instance.configuration, **given}, now)
+        )
         _validate_events(config)
         changes["configuration"] = configuration
+        if configuration.get(PREVIOUS_SIGNATURE_KEY_UNTIL) != instance.configuration.get(
+            PREVIOUS_SIGNATURE_KEY_UNTIL
+        ):
+            until = configuration.get(PREVIOUS_SIGNATURE_KEY_UNTIL)  # a date: the key itself is never logged
+            message = "signature key overlap started" if until else "signature key overlap ended"
+            logger.info(message, extra={"instance_id": instance_id, "previous_key_until": until})
     updated = instance.model_copy(update=changes)
     store.save(updated)
     _sync_schedule(updated, was_polling=_polls(instance))
@@ -186,6 +200,22 @@ def patch(caller: Caller, instance_id: int, body: PatchInstanceBody) -> Instance
         extra={"instance_id": instance_id, "keys": known, "other_keys": len(changed) - len(known)},
     )
     return updated
+
+
+def with_previous_key(before: InstanceConfig, merged: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """`merged` (the stored configuration with a patch's keys) with the previous signature key as it
+    must now be kept: when the key changes to another one, the key it replaces, until the overlap ends;
+    a second change during an overlap keeps only the newest previous key. An expired previous key, or
+    any once the overlap is set to 0 or the key removed, is dropped, so its signatures stop at once."""
+    after = parse_config(dict(merged), saving=True)  # the same errors the save itself would give
+    kept = {k: v for k, v in merged.items() if k not in INTERNAL_KEYS}
+    overlap = timedelta(hours=after.signature_key_overlap_hours)
+    previous, until = after.overlapping_signature_key(now), after.previous_signature_key_until
+    if after.signature_key and before.signature_key and before.signature_key != after.signature_key:
+        previous, until = before.signature_key, now + overlap
+    if not (previous and until and overlap):
+        return kept
+    return kept | {PREVIOUS_SIGNATURE_KEY: previous, PREVIOUS_SIGNATURE_KEY_UNTIL: utc_iso(until)}
 
 
 def set_enabled(caller: Caller, instance_id: int, enabled: bool) -> Instance:

@@ -7,6 +7,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import (
@@ -18,12 +19,14 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .. import json_body
+from ..dates import utc_iso
 from ..errors import BadRequest
 from ..json_body import is_utf8
 from .answers import Answer
@@ -42,8 +45,18 @@ SECRET_KEYS = frozenset(
         "event.notification.signature.key",
         "event.notification.basic.password",
         "event.notification.callback.headers",
+        "event.notification.signature.key.previous",
     }
 )
+
+# Signature key rotation: when the key changes, the key it replaced goes on signing callbacks beside it
+# until `.previous.until`. The service keeps these two when it saves the instance; a body naming either
+# (under any spelling) is a 400, and answers leave them out. They live in the configuration map so the
+# previous key is sealed with the other secrets (one KMS call, the same size check) and survives every
+# writer of the item, including turn_events_off's one-attribute update.
+PREVIOUS_SIGNATURE_KEY = "event.notification.signature.key.previous"
+PREVIOUS_SIGNATURE_KEY_UNTIL = "event.notification.signature.key.previous.until"
+INTERNAL_KEYS = frozenset({PREVIOUS_SIGNATURE_KEY, PREVIOUS_SIGNATURE_KEY_UNTIL})
 
 # What the store can keep: the secrets sealed with KMS in one Encrypt call, the instance in one DynamoDB
 # item. Beyond these a save would fail, so such a configuration is a 400, not a 500.
@@ -59,6 +72,8 @@ NAME_MAX_LENGTH = 200
 KEY_MAX_LENGTH = 255  # a map key at any depth (DynamoDB refuses empty ones; no configuration needs long ones)
 URL_MAX_LENGTH = 2048
 REFRESH_INTERVAL_MAX = 10_080  # minutes: a week
+# Longer would keep a replaced (perhaps leaked) key valid for longer than any redeploy needs.
+SIGNATURE_KEY_OVERLAP_MAX = 168  # hours: a week
 HEADERS_MAX = 50
 HEADER_NAME_MAX_LENGTH = 256
 HEADER_VALUE_MAX_LENGTH = 2048  # sealed with the other secrets, 4 KB in all
@@ -186,6 +201,11 @@ def _known_keys(value: Any) -> Any:
             problems.append(((), f"a key looks like {imitated} but has letters of another alphabet"))
             continue
         name = KNOWN_KEYS.get(normalized_key(key)) or str(key)
+        if name in INTERNAL_KEYS:
+            problems.append(
+                ((name,), "kept by the service when the signature key changes, not set by a client")
+            )
+            continue
         if name in canonical and canonical[name] != item:
             problems.append(((name,), "given twice, under two spellings, with different values"))
         canonical[name] = item
@@ -312,6 +332,9 @@ class InstanceConfig(BaseModel):
     vendor_type: Literal["webhook", "polling"] = Field("webhook", alias="event.vendor.type")
     callback_url: str | None = Field(None, alias="event.notification.callback.url")
     signature_key: str | None = Field(None, alias="event.notification.signature.key")
+    signature_key_overlap_hours: int = Field(24, ge=0, alias="event.notification.signature.key.overlap.hours")
+    previous_signature_key: str | None = Field(None, alias=PREVIOUS_SIGNATURE_KEY)
+    previous_signature_key_until: datetime | None = Field(None, alias=PREVIOUS_SIGNATURE_KEY_UNTIL)
     callback_headers: dict[str, str] = Field(
         default_factory=dict, alias="event.notification.callback.headers"
     )
@@ -399,11 +422,12 @@ class InstanceConfig(BaseModel):
             return names or None
         return value
 
-    @field_validator("refresh_interval", mode="before")
+    @field_validator("refresh_interval", "signature_key_overlap_hours", mode="before")
     @classmethod
-    def _whole_minutes(cls, value: Any) -> Any:
+    def _whole_units(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, float) and not value.is_integer():
-            raise ValueError("must be a whole number of minutes")
+            unit = "minutes" if info.field_name == "refresh_interval" else "hours"
+            raise ValueError(f"must be a whole number of {unit}")
         return value
 
     @field_validator("refresh_interval")
@@ -412,6 +436,23 @@ class InstanceConfig(BaseModel):
         if value > REFRESH_INTERVAL_MAX and _saving(info):
             raise ValueError(f"must be at most {REFRESH_INTERVAL_MAX} minutes (a week)")
         return value
+
+    @field_validator("signature_key_overlap_hours")
+    @classmethod
+    def _overlap_at_most_a_week(cls, value: int, info: ValidationInfo) -> int:
+        if value > SIGNATURE_KEY_OVERLAP_MAX and _saving(info):
+            raise ValueError(f"must be at most {SIGNATURE_KEY_OVERLAP_MAX} hours (a week)")
+        return value
+
+    @field_validator("previous_signature_key_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        # Written by utc_iso; a naive value is taken as UTC, as everywhere in this package.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    @field_serializer("previous_signature_key_until")
+    def _iso(self, value: datetime | None) -> str | None:
+        return None if value is None else utc_iso(value)
 
     @model_validator(mode="after")
     def _required(self) -> InstanceConfig:
@@ -435,6 +476,13 @@ class InstanceConfig(BaseModel):
     def basic_auth(self) -> tuple[str, str] | None:
         if self.basic_username:
             return (self.basic_username, self.basic_password or "")
+        return None
+
+    def overlapping_signature_key(self, now: datetime) -> str | None:
+        """The key the signature key replaced, while its overlap lasts: callbacks carry its signature too."""
+        until = self.previous_signature_key_until
+        if self.signature_key and self.previous_signature_key and until is not None and now < until:
+            return self.previous_signature_key
         return None
 
     def watches(self, object_type: str) -> bool:
@@ -588,4 +636,8 @@ class Instance(BaseModel):
         return parse_config(self.configuration)
 
     def public_configuration(self) -> dict[str, Any]:
-        return {k: (MASK if is_secret_key(k) and has_secret(v) else v) for k, v in self.configuration.items()}
+        return {
+            k: (MASK if is_secret_key(k) and has_secret(v) else v)
+            for k, v in self.configuration.items()
+            if k not in INTERNAL_KEYS
+        }
