@@ -1,9 +1,9 @@
 """An embedded AWS: a moto server on loopback with the resources template.yaml declares.
 
-The table, the queues, the key, the bucket and the schedule group are made from the template's own
-definitions (local/template.py reads them); the functions' and the role's ARNs, which Scheduler's
-targets need, are well-formed but fake: nothing here checks them, and moto stores schedules but
-never fires them, which local/scheduler.py does.
+The table, the queues, the key, the bucket, the schedule group and the event bus are made from the
+template's own definitions (local/template.py reads them); the functions' and the role's ARNs, which
+Scheduler's targets need, are well-formed but fake: nothing here checks them, and moto stores
+schedules but never fires them, which local/scheduler.py does.
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ TEMPLATE_RESOURCES: dict[str, tuple[str, str | None]] = {
     "poller_function_arn": ("PollerFunction", "Arn"),
     "scheduler_role_arn": ("SchedulerRole", "Arn"),
     "body_bucket_name": ("BodyBucket", None),
+    "event_bus_name": ("OperationsBus", None),
 }
 
 
@@ -187,6 +188,7 @@ class LocalAws:
     poller_function_arn: str
     scheduler_role_arn: str
     body_bucket_name: str
+    event_bus_name: str
     region: str = REGION
     stack_name: str = "intercom-events-local"
 
@@ -230,8 +232,9 @@ class LocalAws:
 
 
 def create_resources(endpoint_url: str, *, name_prefix: str = "intercom-events-local") -> LocalAws:
-    """Makes template.yaml's tables, queues, keys, buckets and schedule groups as it defines them, named
-    `<name_prefix>-<8 hex digits>-<logical id>` (unique per call); no endpoint: moto's in-process mock."""
+    """Makes template.yaml's tables, queues, keys, buckets, schedule groups and event buses as it defines
+    them, named `<name_prefix>-<8 hex digits>-<logical id>` (unique per call); no endpoint: moto's
+    in-process mock."""
     maker = _ResourceMaker(endpoint_url, f"{name_prefix}-{uuid.uuid4().hex[:8]}")
     maker.make_all()
     names = {name: maker.lookup(*reference) for name, reference in TEMPLATE_RESOURCES.items()}
@@ -284,6 +287,7 @@ class _ResourceMaker:
             "AWS::SQS::Queue": self._queue,
             "AWS::S3::Bucket": self._bucket,
             "AWS::Scheduler::ScheduleGroup": self._schedule_group,
+            "AWS::Events::EventBus": self._event_bus,
         }
         # Named but not made: Scheduler's target and role must be ARNs, and nothing here checks them.
         self._fakes: dict[str, Callable[[str], _Values]] = {
@@ -382,6 +386,11 @@ class _ResourceMaker:
         name = str(self._resolve(properties.get("Name", self._name(logical_id))))
         arn = self._client("scheduler").create_schedule_group(Name=name)["ScheduleGroupArn"]
         return {None: name, "Arn": arn}
+
+    def _event_bus(self, logical_id: str, properties: Mapping[str, Any]) -> _Values:
+        name = str(self._resolve(properties.get("Name", self._name(logical_id))))
+        arn = self._client("events").create_event_bus(Name=name)["EventBusArn"]
+        return {None: name, "Name": name, "Arn": arn}
 
 
 def _reference_text(logical_id: str, attribute: str | None) -> str:

@@ -169,7 +169,7 @@ def function_environment_from(environ: dict[str, str]) -> dict[str, str]:
     from local.aws import LocalAws
     from local.stack import function_environment
 
-    aws = LocalAws(*(["x"] * 13))
+    aws = LocalAws(*(["x"] * 14))
     return function_environment(aws, "http://127.0.0.1:9", environ=environ)
 
 

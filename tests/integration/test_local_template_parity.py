@@ -84,7 +84,7 @@ def test_the_api_is_served_on_the_templates_route(template: dict[str, Any]) -> N
 
 
 def test_every_variable_the_template_sets_is_set_locally(template: dict[str, Any]) -> None:
-    aws = LocalAws(*(["x"] * 13))
+    aws = LocalAws(*(["x"] * 14))
 
     environment = local_stack.function_environment(aws, "http://127.0.0.1:2", environ={})
 

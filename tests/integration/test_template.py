@@ -42,11 +42,12 @@ NAME_PROPERTIES = {
     "AWS::CloudWatch::Dashboard": "DashboardName",
     "AWS::Scheduler::ScheduleGroup": "Name",
     "AWS::Scheduler::Schedule": "Name",
+    "AWS::Events::EventBus": "Name",
     "AWS::Events::Rule": "Name",
 }
 
 # Services whose actions touch data: never granted on every resource.
-DATA_SERVICES = {"dynamodb", "sqs", "kms", "secretsmanager", "s3"}
+DATA_SERVICES = {"dynamodb", "sqs", "kms", "secretsmanager", "s3", "events"}
 
 # The AWS-managed policies SAM attaches to the roles it generates (logs, X-Ray, the SQS event source).
 SAM_MANAGED_POLICIES = {

@@ -56,6 +56,8 @@ class Settings(BaseModel):
     schedule_dlq_arn: str = Field(default="", alias="SCHEDULE_DLQ_ARN")
     # Callback jobs larger than one SQS message are kept here and the message carries a pointer.
     body_bucket_name: str = Field(default="", alias="BODY_BUCKET_NAME")
+    # The stack's EventBridge bus for operational events (store/bus.py); unset, they are only logged.
+    event_bus_name: str = Field(default="", alias="EVENT_BUS_NAME")
     instance_cache_seconds: float = Field(default=5.0, alias="INSTANCE_CACHE_SECONDS")
     # One deadline for all of a callback; keep it and the dispatcher's timeout in step (template.yaml).
     callback_timeout_seconds: float = Field(default=15.0, gt=0, alias="CALLBACK_TIMEOUT_SECONDS")

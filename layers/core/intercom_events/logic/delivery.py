@@ -43,7 +43,7 @@ from ..dates import utc_iso
 from ..models.events import CallbackJob
 from ..models.instance import Instance
 from ..observability import MetricUnit, logger, metrics
-from ..store import deliveries, queue
+from ..store import bus, deliveries, queue
 from ..store import instances as instance_store
 from ..ttl_cache import TtlCache
 from .jobs import EVENTS_PER_CALLBACK
@@ -154,6 +154,7 @@ def _sent_secrets(instance: Instance, headers: dict[str, str]) -> list[str]:
     authorization = headers.get("Authorization", "")
     return [
         config.signature_key or "",
+        config.previous_signature_key or "",
         config.basic_password or "",
         *config.callback_headers.values(),
         authorization,
@@ -296,7 +297,13 @@ async def _deliver(
     sent = datetime.now(UTC)
     try:
         headers = callback_headers(
-            body, job.eventId, config.signature_key, now, config.callback_headers, config.basic_auth
+            body,
+            job.eventId,
+            config.signature_key,
+            now,
+            config.callback_headers,
+            config.basic_auth,
+            previous_signature_key=config.overlapping_signature_key(now),
         )
     except CallbackHeaderError as exc:  # a configuration the HTTP client cannot send: a failed attempt
         answer = CallbackAnswer(None, failure_reason(exc), None, 0.0)
@@ -318,8 +325,7 @@ async def _deliver(
         return Outcome("delivered", code)
 
     if answer.excerpt:
-        secrets = [config.signature_key or "", config.basic_password or "", *config.callback_headers.values()]
-        facts["answer"] = _redacted(answer.excerpt, [*secrets, *headers.values()])
+        facts["answer"] = _redacted(answer.excerpt, [*_sent_secrets(instance, headers), *headers.values()])
     if decision.status == "gone":
         # The receiver says it is gone for good: events off for the instance, as Open Connectors does.
         metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
@@ -335,6 +341,14 @@ async def _deliver(
         await asyncio.to_thread(instance_store.turn_events_off, job.instanceId)
         _instances.forget(job.instanceId)
         logger.warning("callback refused with 410: events turned off for the instance", extra=facts)
+        await asyncio.to_thread(
+            bus.publish,
+            bus.DetailType.EVENTS_TURNED_OFF,
+            job.instanceId,
+            datetime.now(UTC),
+            "receiver gone (410)",
+            eventId=job.eventId,
+        )
         return Outcome("gone", code)
     await _failed(job, decision, code, error, facts, attempt_made)
 
@@ -354,10 +368,19 @@ async def _failed(
     now = datetime.now(UTC)
     if decision.status != "retrying":
         await asyncio.to_thread(deliveries.record, job, "failed", now, code, error, attempt=attempt)
-        await asyncio.to_thread(deliveries.suspend, job.instanceId, job.eventId, now)
+        suspended = await asyncio.to_thread(deliveries.suspend, job.instanceId, job.eventId, now)
         _states.forget(job.instanceId)
         metrics.add_metric(name="DeliveriesSuspended", unit=MetricUnit.Count, value=1)
         logger.error("callback failed: retries spent; deliveries to the instance suspended", extra=facts)
+        if suspended:  # once per suspension, however many events spend their last try together
+            await asyncio.to_thread(
+                bus.publish,
+                bus.DetailType.SUSPENDED,
+                job.instanceId,
+                now,
+                f"retries spent: {error or 'failed'}",
+                eventId=job.eventId,
+            )
         raise RetryLater(0, "retries spent")  # redrive also moves it to the dead-letter queue (its alarm)
     delay = decision.delay or 0
     await asyncio.to_thread(deliveries.record, job, "retrying", now, code, error, attempt=attempt)

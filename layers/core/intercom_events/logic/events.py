@@ -12,7 +12,7 @@ from ..dates import utc_iso
 from ..errors import BadRequest, NotFound
 from ..models.events import CallbackJob
 from ..observability import logger
-from ..store import deliveries, queue
+from ..store import bus, deliveries, queue
 from .auth import Caller
 from .delivery import callback_body
 from .instances import get_owned
@@ -129,4 +129,8 @@ def retry_all(caller: Caller, instance_id: int) -> dict[str, Any]:
     logger.info(
         "events replayed", extra={"instance_id": instance_id, "events": len(bodies), "resumed": was_suspended}
     )
+    if was_suspended:
+        bus.publish(
+            bus.DetailType.RESUMED, instance_id, now, "deliveries retried by an operator", retried=len(bodies)
+        )
     return {"instanceId": instance_id, "retried": len(bodies), "resumed": was_suspended}

@@ -63,7 +63,7 @@ from ..models.events import EventType, NormalizedEvent
 from ..models.instance import Instance
 from ..models.poller_config import PollOutcome, ResourcePoll, Target, parse_poller_configuration
 from ..observability import MetricUnit, logger, metrics
-from ..store import cursors, queue
+from ..store import bus, cursors, queue
 from ..store import instances as instance_store
 from ..store.cursors import Cursor, FailureRun, Resume
 from .jobs import make_jobs
@@ -186,6 +186,11 @@ def poll(
     except Exception as exc:
         logger.error("poll status not recorded", extra={"instance_id": instance_id, "error": describe(exc)})
         failure = failure or exc
+    if refused is not None and run.refused_since == refused["date"]:
+        # The refusal on the record began with this poll (if_not_exists kept no earlier one): told once,
+        # not on every poll refused after it. Unrecorded, it is told by the next poll that records it.
+        began = datetime.fromtimestamp(_epoch(refused["date"]), UTC)
+        bus.publish(bus.DetailType.POLLER_REFUSED, instance_id, began, refused["message"])
     if report.outcome in cursors.FAILING_OUTCOMES and run.count >= STUCK_AFTER_FAILURES:
         metrics.add_metric(name="PollerStuck", unit=MetricUnit.Count, value=1)
         logger.error(

@@ -267,10 +267,12 @@ PROGRESS_OUTCOMES = frozenset({"done", "partial"})
 
 @dataclass(frozen=True)
 class FailureRun:
-    """The polls in a row that failed (`consecutiveFailures`) and the date of the first (`failingSince`)."""
+    """The polls in a row that failed (`consecutiveFailures`) and the date of the first (`failingSince`);
+    and when Intercom's refusal on the record began (`authorizationFailure.date`), if there is one."""
 
     count: int = 0
     since: str | None = None
+    refused_since: str | None = None
 
 
 @tracer.capture_method(capture_response=False)
@@ -324,7 +326,10 @@ def record_status(
         ReturnValues="ALL_NEW",
     )
     written = from_item(answer.get("Attributes", {}))
-    return FailureRun(int(written.get("consecutiveFailures", 0)), written.get("failingSince"))
+    refusal = written.get("authorizationFailure") or {}
+    return FailureRun(
+        int(written.get("consecutiveFailures", 0)), written.get("failingSince"), refusal.get("date")
+    )
 
 
 @tracer.capture_method(capture_response=False)

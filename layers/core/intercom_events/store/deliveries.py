@@ -435,14 +435,22 @@ def state(instance_id: int) -> dict[str, Any]:
 
 
 @tracer.capture_method(capture_response=False)
-def suspend(instance_id: int, event_id: str, now: datetime) -> None:
-    client("dynamodb").put_item(
-        TableName=settings().table_name,
-        Item={
-            **delivery_state_key(instance_id),
-            **to_item({"suspended": True, "suspendedDate": utc_iso(now), "failedEventId": event_id}),
-        },
-    )
+def suspend(instance_id: int, event_id: str, now: datetime) -> bool:
+    """Suspend the instance's deliveries; False when they were already (the first failed event stays
+    on the record), so that several events spending their last try together suspend it once."""
+    ddb = client("dynamodb")
+    try:
+        ddb.put_item(
+            TableName=settings().table_name,
+            Item={
+                **delivery_state_key(instance_id),
+                **to_item({"suspended": True, "suspendedDate": utc_iso(now), "failedEventId": event_id}),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 @tracer.capture_method(capture_response=False)
