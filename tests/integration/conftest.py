@@ -1,4 +1,5 @@
-"""Fixtures of the integration tests: the polling ones, and the template as CloudFormation reads it."""
+"""Fixtures of the integration tests: the dispatcher's queue, the polling ones, and the template as
+CloudFormation reads it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 
-from tests.conftest import http_answer, load_event
+from local.queue_worker import QueueWorker, sqs_record
+from tests.conftest import http_answer, invoke, load_event
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -57,3 +59,29 @@ def template() -> dict[str, Any]:
     assert not problems, problems
     plain: dict[str, Any] = json.loads(json.dumps(decoded))
     return plain
+
+
+@pytest.fixture
+def worker(dispatcher, aws) -> QueueWorker:
+    """The callback queue drained into the dispatcher in this process, as its event source mapping would."""
+    return QueueWorker(dispatcher.lambda_handler, aws.queue_url, endpoint_url=None, wait_seconds=0)  # type: ignore[arg-type]
+
+
+def enqueue(aws, *jobs: dict[str, Any]) -> None:
+    for job in jobs:
+        aws.client("sqs").send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(job))
+
+
+def attempt(aws, dispatcher) -> dict[str, Any]:
+    """One delivery attempt, then the backoff skipped: the message is made visible again at once."""
+    sqs = aws.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=aws.queue_url, AttributeNames=["All"])["Messages"]
+    record = sqs_record(message, queue_arn=aws.queue_arn, region="us-east-1")
+    answer: dict[str, Any] = invoke(dispatcher, {"Records": [record]}, "dispatcher")
+    if answer["batchItemFailures"]:
+        sqs.change_message_visibility(
+            QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    else:
+        sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return answer

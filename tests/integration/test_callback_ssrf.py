@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import ssl
 import threading
 from datetime import UTC, datetime, timedelta
@@ -25,9 +24,9 @@ from intercom_events.config import settings
 from intercom_events.store import deliveries
 from intercom_events.store import instances as instance_store
 
-from local.queue_worker import QueueWorker
 from local.receiver import Reply
 from tests.conftest import callback_job, http_answer, load_event
+from tests.integration.conftest import enqueue
 
 INSTANCE_ID = 1
 
@@ -43,10 +42,6 @@ def store_callback_url(url: str) -> None:
     instance_store.save(stored.model_copy(update={"configuration": configuration}))
 
 
-def enqueue(aws: Any, job: dict[str, Any]) -> None:
-    aws.client("sqs").send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(job))
-
-
 def open_no_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
     """The deployed default: no host is opened by the allow-list."""
     monkeypatch.setenv("CALLBACK_ALLOWED_HOSTS", "")
@@ -56,11 +51,6 @@ def open_no_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def instance(api: Any) -> None:
     assert http_answer(api, load_event("api/create_instance_token.json"))[0] == 200
-
-
-@pytest.fixture
-def worker(dispatcher: Any, aws: Any) -> QueueWorker:
-    return QueueWorker(dispatcher.lambda_handler, aws.queue_url, endpoint_url=None, wait_seconds=0)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])

@@ -14,9 +14,9 @@ import pytest
 from intercom_events.store import deliveries
 from standardwebhooks.webhooks import Webhook
 
-from local.queue_worker import QueueWorker
 from local.receiver import Reply
 from tests.conftest import callback_job, http_answer, invoke, load_event
+from tests.integration.conftest import enqueue
 
 SIGNATURE_KEY = "sample-signature-key"
 BATCH = load_event("dispatcher/batch.json")
@@ -34,16 +34,6 @@ def instance(api, receiver) -> dict[str, Any]:
     status, body = http_answer(api, patch)
     assert status == 200, body
     return body
-
-
-@pytest.fixture
-def worker(dispatcher, aws) -> QueueWorker:
-    return QueueWorker(dispatcher.lambda_handler, aws.queue_url, endpoint_url=None, wait_seconds=0)  # type: ignore[arg-type]
-
-
-def enqueue(aws, *jobs: dict[str, Any]) -> None:
-    for job in jobs:
-        aws.client("sqs").send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(job))
 
 
 def test_the_sample_batch_is_delivered_as_open_connectors_sends_it(dispatcher, instance, receiver):

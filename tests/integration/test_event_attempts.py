@@ -21,9 +21,9 @@ from intercom_events.models.events import CallbackJob
 from intercom_events.store import deliveries, queue
 from intercom_events.store.items import event_key, job_key
 
-from local.queue_worker import sqs_record
 from local.receiver import Reply
-from tests.conftest import OTHER_AUTH, callback_job, http_answer, invoke, load_event
+from tests.conftest import OTHER_AUTH, callback_job, http_answer, load_event
+from tests.integration.conftest import attempt, enqueue
 
 SECRET_HEADER = "receiver-token-0f9a3c"
 BASIC_PASSWORD = "hunter2-basic"
@@ -41,26 +41,6 @@ def configure(api, configuration: dict[str, Any]) -> dict[str, Any]:
     status, body = http_answer(api, patch)
     assert status == 200, body
     return body
-
-
-def enqueue(aws, *jobs: dict[str, Any]) -> None:
-    for item in jobs:
-        aws.client("sqs").send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(item))
-
-
-def attempt(aws, dispatcher) -> dict[str, Any]:
-    """One delivery attempt, then the backoff skipped: the message is made visible again at once."""
-    sqs = aws.client("sqs")
-    [message] = sqs.receive_message(QueueUrl=aws.queue_url, AttributeNames=["All"])["Messages"]
-    record = sqs_record(message, queue_arn=aws.queue_arn, region="us-east-1")
-    answer: dict[str, Any] = invoke(dispatcher, {"Records": [record]}, "dispatcher")
-    if answer["batchItemFailures"]:
-        sqs.change_message_visibility(
-            QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-        )
-    else:
-        sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return answer
 
 
 def request(api, method: str, path: str, auth: str | None = None) -> tuple[int, Any]:

@@ -19,8 +19,8 @@ from intercom_events.logic.jobs import make_jobs
 from intercom_events.models.events import EventType, NormalizedEvent
 from intercom_events.store import deliveries
 
-from local.queue_worker import QueueWorker, sqs_record
 from tests.conftest import http_answer, invoke, load_event
+from tests.integration.conftest import attempt, enqueue
 
 
 @pytest.fixture
@@ -33,11 +33,6 @@ def instance(api, receiver) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture
-def worker(dispatcher, aws) -> QueueWorker:
-    return QueueWorker(dispatcher.lambda_handler, aws.queue_url, endpoint_url=None, wait_seconds=0)  # type: ignore[arg-type]
-
-
 def job(name: str) -> dict[str, Any]:
     event = NormalizedEvent(
         date="2026-11-27T10:00:00Z", eventType=EventType.UPDATED, objectId=name, objectType="contacts"
@@ -45,26 +40,6 @@ def job(name: str) -> dict[str, Any]:
     raw = {"type": "notification_event", "id": name, "topic": "contact.user.updated"}
     [made] = make_jobs(1, "webhook", name, raw, [event], datetime.now(UTC), name)
     return json.loads(made.model_dump_json(exclude_none=True))
-
-
-def enqueue(aws, *jobs: dict[str, Any]) -> None:
-    for item in jobs:
-        aws.client("sqs").send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(item))
-
-
-def attempt(aws, dispatcher) -> dict[str, Any]:
-    """One delivery attempt, then the backoff skipped: the message is made visible again at once."""
-    sqs = aws.client("sqs")
-    [message] = sqs.receive_message(QueueUrl=aws.queue_url, AttributeNames=["All"])["Messages"]
-    record = sqs_record(message, queue_arn=aws.queue_arn, region="us-east-1")
-    answer: dict[str, Any] = invoke(dispatcher, {"Records": [record]}, "dispatcher")
-    if answer["batchItemFailures"]:
-        sqs.change_message_visibility(
-            QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-        )
-    else:
-        sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return answer
 
 
 def log(api, status: str | None = None) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ from intercom_events.logic import delivery
 from intercom_events.store import deliveries
 from intercom_events.store import instances as instance_store
 
-from local.queue_worker import QueueWorker
 from tests.conftest import callback_job, http_answer, invoke, load_event
+from tests.integration.conftest import enqueue
 from tests.loopback_peers import Huge, LoopbackServer, hanging, healthy, trickling
 
 DEADLINE_SECONDS = 2
@@ -31,11 +31,6 @@ SECRET_HEADER_VALUE = "tok-3f9a1c-secret"
 def short_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLBACK_TIMEOUT_SECONDS", str(DEADLINE_SECONDS))
     settings.cache_clear()
-
-
-@pytest.fixture
-def worker(dispatcher, aws) -> QueueWorker:
-    return QueueWorker(dispatcher.lambda_handler, aws.queue_url, endpoint_url=None, wait_seconds=0)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -54,11 +49,6 @@ def create_instance(api, callback_url: str) -> int:
     status, answer = http_answer(api, event)
     assert status == 200, answer
     return int(answer["id"])
-
-
-def enqueue(aws, *jobs: dict[str, Any]) -> None:
-    for job in jobs:
-        aws.client("sqs").send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(job))
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> str:

@@ -59,11 +59,6 @@ def instance(api, receiver) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture
-def worker(dispatcher, aws) -> QueueWorker:
-    return QueueWorker(dispatcher.lambda_handler, aws.queue_url, endpoint_url=None, wait_seconds=0)  # type: ignore[arg-type]
-
-
 def last_attempt_fails(aws, worker: QueueWorker, receiver, notification_id: str) -> dict[str, Any]:
     """A job whose ninth and last attempt gets a 503: the instance's deliveries are suspended."""
     receiver.respond_always(503)
