@@ -62,7 +62,7 @@ class Inputs:
     poller_memory_mb: int = 512
     dispatcher_max_concurrency: int = 20  # CallbackQueue event source, ScalingConfig
     batch_size: int = 10
-    stage_rate_limit: float = 100  # HttpApi DefaultRouteSettings ThrottlingRateLimit (burst 200)
+    stage_rate_limit: float = 100  # template parameter ApiThrottlingRateLimit (ApiThrottlingBurstLimit 200)
     callback_timeout_seconds: float = 15  # CALLBACK_TIMEOUT_SECONDS, plus LOG_RESERVE_SECONDS below
     log_reserve_seconds: float = 5
     # --- published quotas (docs/capacity.md cites each) ------------------------------------------

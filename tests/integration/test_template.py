@@ -599,3 +599,18 @@ def test_layer_requirements_are_the_project_dependencies() -> None:
     ]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert sorted(layer) == sorted(normalized_requirement(requirement) for requirement in project)
+
+
+def test_the_api_throttle_is_a_parameter_a_deployer_raises_above_the_webhook_peak(
+    template: dict[str, Any],
+) -> None:
+    """A webhook API Gateway refuses (429) never reaches us: the limit must be settable per deployment
+    (docs/capacity.md), and no higher than the 10,000 a second every API of the account shares."""
+    [api] = resources(template, "AWS::Serverless::HttpApi").values()
+    route_settings = props(api)["DefaultRouteSettings"]
+    parameters = template["Parameters"]
+
+    assert referenced_id(route_settings["ThrottlingRateLimit"]) == "ApiThrottlingRateLimit"
+    assert referenced_id(route_settings["ThrottlingBurstLimit"]) == "ApiThrottlingBurstLimit"
+    assert parameters["ApiThrottlingRateLimit"]["MaxValue"] <= 10_000
+    assert parameters["ApiThrottlingBurstLimit"]["MaxValue"] <= 5_000
