@@ -62,6 +62,18 @@ def template() -> dict[str, Any]:
 
 
 @pytest.fixture
+def instance(api, receiver) -> dict[str, Any]:
+    """Instance 1 of the sample events (webhooks), its callbacks sent to the loopback receiver; modules
+    that need another instance 1 define their own."""
+    assert http_answer(api, load_event("api/create_instance_token.json"))[0] == 200
+    patch = load_event("api/patch_instance.json")
+    patch["body"] = json.dumps({"configuration": {"event.notification.callback.url": f"{receiver.url}/cb"}})
+    status, body = http_answer(api, patch)
+    assert status == 200, body
+    return body
+
+
+@pytest.fixture
 def worker(dispatcher, aws) -> QueueWorker:
     """The callback queue drained into the dispatcher in this process, as its event source mapping would."""
     return QueueWorker(dispatcher.lambda_handler, aws.queue_url, endpoint_url=None, wait_seconds=0)  # type: ignore[arg-type]

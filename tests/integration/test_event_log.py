@@ -23,16 +23,6 @@ from tests.conftest import http_answer, invoke, load_event
 from tests.integration.conftest import attempt, enqueue
 
 
-@pytest.fixture
-def instance(api, receiver) -> dict[str, Any]:
-    assert http_answer(api, load_event("api/create_instance_token.json"))[0] == 200
-    patch = load_event("api/patch_instance.json")
-    patch["body"] = json.dumps({"configuration": {"event.notification.callback.url": f"{receiver.url}/cb"}})
-    status, body = http_answer(api, patch)
-    assert status == 200
-    return body
-
-
 def job(name: str) -> dict[str, Any]:
     event = NormalizedEvent(
         date="2026-11-27T10:00:00Z", eventType=EventType.UPDATED, objectId=name, objectType="contacts"

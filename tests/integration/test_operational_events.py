@@ -48,17 +48,6 @@ def published(aws) -> Published:
     return taken
 
 
-@pytest.fixture
-def instance(api, receiver) -> dict[str, Any]:
-    """Instance 1 of the sample events, its callbacks pointed at the loopback receiver."""
-    assert http_answer(api, load_event("api/create_instance_token.json"))[0] == 200
-    patch = load_event("api/patch_instance.json")
-    patch["body"] = json.dumps({"configuration": {"event.notification.callback.url": f"{receiver.url}/cb"}})
-    status, body = http_answer(api, patch)
-    assert status == 200, body
-    return body
-
-
 def last_attempt_fails(aws, worker: QueueWorker, receiver, notification_id: str) -> dict[str, Any]:
     """A job whose ninth and last attempt gets a 503: the instance's deliveries are suspended."""
     receiver.respond_always(503)

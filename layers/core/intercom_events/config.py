@@ -77,15 +77,18 @@ def settings() -> Settings:
     return Settings.model_validate({k: v for k, v in os.environ.items() if k.isupper() and v != ""})
 
 
+# Environment variable -> field, once: require_settings runs at every invocation.
+_FIELDS = {field.alias: name for name, field in Settings.model_fields.items()}
+
+
 def require_settings(function: str) -> Settings:
     """The settings, once every variable `function` needs (REQUIRED) is set; MissingSettings names the
     ones that are not (names only: a value could be a secret)."""
     deployment = settings()
-    fields = {field.alias: name for name, field in Settings.model_fields.items()}
     missing = [
         " or ".join(names)
         for names in REQUIRED[function]
-        if not any(getattr(deployment, fields[name]) for name in names)
+        if not any(getattr(deployment, _FIELDS[name]) for name in names)
     ]
     if missing:
         raise MissingSettings(f"The {function} function needs {', '.join(missing)} set in its environment")
