@@ -102,8 +102,12 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint and c
 	$(VENV)/bin/cfn-lint template.yaml
 
 .PHONY: build
-build: $(SAM_VENV)/.installed ## sam build (needs the template's runtime, found through pyenv)
+build: $(SAM_VENV)/.installed ## sam build (the template's runtime, through pyenv); prints the layer's size
 	PATH="$(RUNTIME_BIN):$$PATH" $(SAM) build
+	@# The layer unzipped (its files' bytes, MB = 10^6), and whether it carries bytecode.
+	@cd .aws-sam/build/CoreLayer && echo "CoreLayer: $$(find . -type f -exec cat {} + | wc -c | \
+		awk '{printf "%.1f", $$1 / 1e6}') MB, $$(find . -type f | wc -l | tr -d ' ') files:" \
+		"$$(find . -name '*.py' | wc -l | tr -d ' ') .py, $$(find . -name '*.pyc' | wc -l | tr -d ' ') .pyc"
 
 .PHONY: deploy
 deploy: build ## sam deploy --guided
