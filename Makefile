@@ -96,6 +96,10 @@ bench-webhooks: $(VENV)/.installed ## 3,000 signed webhooks, 32 at once, through
 bench-polling: $(VENV)/.installed ## 50,000 contacts changed in one second, polled until done: once each, writes per change
 	$(PY) -m benchmarks.poll_volume
 
+.PHONY: bench-rate
+bench-rate: $(VENV)/.installed ## a poll of 10,000 changes to a receiver limited to 5 a second, through the local stack: rate achieved, busiest second
+	$(PY) -m benchmarks.bench_rate
+
 .PHONY: validate
 validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint and cfn-lint
 	$(SAM) validate --lint

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_events.config import require_settings
+from intercom_events.logic import pacing
 from intercom_events.logic.delivery import RetryLater, deliver_message
 from intercom_events.observability import logger, metrics, tracer
 from intercom_events.store import queue
@@ -29,11 +30,15 @@ processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_
 async def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
     """Powertools hands the Lambda context to a record handler with a `lambda_context` parameter: each
     callback's deadline is cut to fit the invocation's remaining time."""
-    attempt = int(record.attributes.approximate_receive_count or 1)
+    receives = int(record.attributes.approximate_receive_count or 1)
+    # A job deferred by the rate limit holds its slot and, for a retry, its attempt number.
+    attributes = {name: value.string_value for name, value in record.message_attributes.items()}
+    attempt, not_before = pacing.received(receives, attributes)
     context = lambda_context
     time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
     try:
-        outcome = await deliver_message(record.body, attempt, time_left)
+        with pacing.batch_record():  # the batch's records of an instance share one slot reservation
+            outcome = await deliver_message(record.body, attempt, time_left, not_before=not_before)
     except RetryLater as retry:
         # The schedule's delay, not the queue's visibility timeout, decides when SQS offers it again.
         await asyncio.to_thread(queue.delay_retry, record.receipt_handle, retry.delay)

@@ -43,7 +43,12 @@ API_ANSWERS: dict[str, tuple[tuple[str, ...], int]] = {
     "api/webhook_conversation_admin_replied.json": ((WEBHOOK,), 200),
 }
 # poller/backfill_run.json: tests/integration/test_backfill.py::test_the_poller_sample_event_runs_a_backfill
-OTHERS = {"dispatcher/batch.json", "poller/scheduled_poll.json", "poller/backfill_run.json"}
+OTHERS = {
+    "dispatcher/batch.json",
+    "dispatcher/breaker_probe.json",
+    "poller/scheduled_poll.json",
+    "poller/backfill_run.json",
+}
 
 
 def test_every_function_has_sample_events_and_each_is_tried_below() -> None:
@@ -88,6 +93,32 @@ def test_the_dispatcher_sample_batch_is_delivered(api, dispatcher, receiver) -> 
     [callback] = receiver.requests
     job = json.loads(batch["Records"][0]["body"])
     assert callback.json()["message"]["eventId"] == job["eventId"]
+
+
+def test_the_dispatcher_sample_breaker_probe_sends_the_oldest_parked_event(api, dispatcher, receiver) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from intercom_events.models.events import CallbackJob
+    from intercom_events.store import breaker, deliveries
+
+    from tests.conftest import callback_job
+
+    assert http_answer(api, load_event(WEBHOOK))[0] == 200
+    patch = load_event("api/patch_instance.json")
+    patch["body"] = json.dumps({"configuration": {"event.notification.callback.url": receiver.url}})
+    assert http_answer(api, patch)[0] == 200
+    now = datetime.now(UTC)
+    job = CallbackJob.model_validate(callback_job("notif_parked"))
+    deliveries.keep_job(job, job.model_dump_json(exclude_none=True), now)
+    deliveries.record(job, "queued", now, None, "circuit breaker open")
+    assert breaker.open_breaker(1, now - timedelta(seconds=61), now - timedelta(seconds=1)) is not None
+
+    answer = invoke(dispatcher, load_event("dispatcher/breaker_probe.json"), "dispatcher")
+
+    assert answer == {"batchItemFailures": []}
+    [callback] = receiver.requests
+    assert callback.json()["message"]["eventId"] == job.eventId
+    assert "breaker" not in deliveries.state(1)
 
 
 def test_the_poller_sample_event_polls_instance_1(api, poller, workspace) -> None:

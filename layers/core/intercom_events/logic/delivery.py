@@ -41,11 +41,12 @@ from ..callbacks.signing import CallbackHeaderError, callback_headers
 from ..config import settings
 from ..dates import utc_iso
 from ..models.events import CallbackJob
-from ..models.instance import Instance
+from ..models.instance import Instance, InstanceConfig
 from ..observability import MetricUnit, logger, metrics
 from ..store import bus, deliveries, queue
 from ..store import instances as instance_store
 from ..ttl_cache import TtlCache
+from . import breaker, pacing
 from .jobs import EVENTS_PER_CALLBACK
 
 _instances: TtlCache[int, Instance | None] = TtlCache(lambda: settings().instance_cache_seconds)
@@ -72,8 +73,21 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # delivered | duplicate | cancelled | queued | gone
+    # delivered | duplicate | cancelled | queued | gone | control (a breaker's message done) | deferred
+    # (re-sent to wait for its rate-limit slot)
+    status: str
     response_code: int | None = None
+
+
+@dataclass
+class _Breaking:
+    """What the circuit breaker needs to hear of an attempt: the instance's configuration once read, and
+    the state the probe's lease was taken with when this attempt is the probe (`parked`: an event the
+    breaker had parked, sent by the probe timer, which goes back to queued if it fails)."""
+
+    config: InstanceConfig | None = None
+    probe: dict[str, Any] | None = None
+    parked: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,19 @@ def callback_body(job: CallbackJob, instance: Instance) -> dict[str, Any]:
 
 def _state(instance_id: int) -> dict[str, Any]:
     return _states.get_or_load(instance_id, deliveries.state)
+
+
+def _remember(instance_id: int, state: dict[str, Any] | None) -> None:
+    """The state as a write of this worker answered it (forgotten when not known)."""
+    _states.forget(instance_id)
+    if state is not None:
+        _states.get_or_load(instance_id, lambda _: state)
+
+
+def _lease_seconds(time_left: Callable[[], float] | None, deadline: float) -> int:
+    """How long a claim (or the breaker's probe) keeps others off: as long as the invocation can run,
+    or the deadline and the log writes otherwise."""
+    return math.ceil(time_left() if time_left is not None else deadline + LOG_RESERVE_SECONDS) + 1
 
 
 def _deadline(time_left: Callable[[], float] | None) -> float:
@@ -191,7 +218,11 @@ def _fault(exc: BaseException) -> str:
 
 
 async def deliver_message(
-    message_body: str, attempt: int, time_left: Callable[[], float] | None = None
+    message_body: str,
+    attempt: int,
+    time_left: Callable[[], float] | None = None,
+    *,
+    not_before: float | None = None,
 ) -> Outcome:
     """One queue message: its job read and delivered. Raises RetryLater for anything short of an outcome,
     so no message waits out the queue's visibility timeout unlogged.
@@ -201,7 +232,12 @@ async def deliver_message(
     operator. A store failing (S3 for a large job, the event log) is retried on the schedule.
     """
     try:
+        control = breaker.control(message_body)
+        if control is not None:
+            return await _control(*control, attempt, time_left)
         job = await asyncio.to_thread(queue.load, message_body)
+    except RetryLater:
+        raise
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # pydantic's errors are ValueErrors
         metrics.add_metric(name="JobsUnreadable", unit=MetricUnit.Count, value=1)
         # The type only: a validation error's text quotes the message.
@@ -212,10 +248,41 @@ async def deliver_message(
     except Exception as exc:
         return _unrecorded(exc, attempt, {})
     try:
-        return await deliver(job, message_body, attempt, time_left)
+        return await deliver(job, message_body, attempt, time_left, not_before=not_before)
     except RetryLater:
         raise
     except Exception as exc:  # the event log could not be written, not even to record the failure
+        return _unrecorded(exc, attempt, {"instance_id": job.instanceId, "event_id": job.eventId})
+
+
+async def _control(
+    kind: str, instance_id: int, sweep: bool, attempt: int, time_left: Callable[[], float] | None
+) -> Outcome:
+    """The circuit breaker's own messages: its timer (probe with the oldest parked event) and the drain
+    of the parked events once it closed."""
+    now = datetime.now(UTC)
+    try:
+        if kind == breaker.DRAIN:
+            await asyncio.to_thread(breaker.drain, instance_id, now, sweep)
+            return Outcome("control")
+        deadline = _deadline(time_left)
+        if deadline < MIN_DEADLINE_SECONDS:
+            raise RetryLater(0, "too little time left in this invocation")
+        lease = _lease_seconds(time_left, deadline)
+        target = await asyncio.to_thread(breaker.probe_target, instance_id, now, lease)
+        if target is None:
+            return Outcome("control")
+        _, body, taken = target
+        job = await asyncio.to_thread(queue.load, body)
+    except RetryLater:
+        raise
+    except Exception as exc:
+        return _unrecorded(exc, attempt, {"instance_id": instance_id, "breaker_message": kind})
+    try:
+        return await deliver(job, body, 1, time_left, _probe=taken)
+    except RetryLater:
+        raise
+    except Exception as exc:
         return _unrecorded(exc, attempt, {"instance_id": job.instanceId, "event_id": job.eventId})
 
 
@@ -228,10 +295,17 @@ def _unrecorded(exc: Exception, attempt: int, ids: dict[str, Any]) -> NoReturn:
 
 
 async def deliver(
-    job: CallbackJob, message_body: str, attempt: int, time_left: Callable[[], float] | None = None
+    job: CallbackJob,
+    message_body: str,
+    attempt: int,
+    time_left: Callable[[], float] | None = None,
+    _probe: dict[str, Any] | None = None,
+    *,
+    not_before: float | None = None,
 ) -> Outcome:
     """`attempt` is SQS's receive count: 1 on the first try, and again 1 when an operator replays it.
-    `time_left` gives the seconds left in the invocation, when there is one.
+    `time_left` gives the seconds left in the invocation, when there is one. `_probe`: the breaker's
+    state when the probe timer sends a parked event, its lease taken (the breaker's check is skipped).
 
     Returns what became of the job, or raises RetryLater (a failed attempt, already on the record).
     """
@@ -241,15 +315,18 @@ async def deliver(
         "event_id": job.eventId,
         "intercom_notification_id": job.intercomNotificationId,
     }
+    breaking = _Breaking(probe=_probe, parked=_probe is not None)
     try:
-        return await _deliver(job, message_body, attempt, time_left, ids)
+        return await _deliver(job, message_body, attempt, time_left, ids, not_before, breaking=breaking)
     except RetryLater:
         raise
     except Exception as exc:  # around the attempt: the instance or the event log failed to be read
         error = _fault(exc)
         facts = {**ids, "attempt": attempt, "error": error}
         logger.error("callback attempt failed with an error", extra=facts)
-        await _failed(job, verdict(None, attempt, None, datetime.now(UTC)), None, error, facts)
+        return await _failed(
+            job, verdict(None, attempt, None, datetime.now(UTC)), None, error, facts, breaking=breaking
+        )
 
 
 async def _deliver(
@@ -258,6 +335,9 @@ async def _deliver(
     attempt: int,
     time_left: Callable[[], float] | None,
     ids: dict[str, Any],
+    not_before: float | None = None,
+    *,
+    breaking: _Breaking,
 ) -> Outcome:
     instance = await asyncio.to_thread(_instances.get_or_load, job.instanceId, instance_store.get)
     now = datetime.now(UTC)
@@ -267,7 +347,13 @@ async def _deliver(
         )
         logger.info("callback cancelled: events off for this instance", extra=ids)
         return Outcome("cancelled")
-    if (await asyncio.to_thread(_state, job.instanceId)).get("suspended"):
+    state = await asyncio.to_thread(_state, job.instanceId)
+    if state.get("failures") and not state.get("breaker") and not breaking.parked:
+        # A run of failures is under way: another worker may have opened the breaker since this one
+        # cached the state, and a dial now could hang a whole batch. One read per job, only then.
+        state = await asyncio.to_thread(deliveries.state, job.instanceId)
+        _remember(job.instanceId, state)
+    if state.get("suspended"):
         # Open Connectors' suspension: kept, not attempted, until an operator retries the instance.
         await asyncio.to_thread(deliveries.keep_job, job, message_body, now)
         await asyncio.to_thread(deliveries.record, job, "queued", now, None, "deliveries suspended")
@@ -281,8 +367,31 @@ async def _deliver(
         raise RetryLater(0, "too little time left in this invocation")
     # The lease keeps a second copy of this job from being sent while this invocation may still be
     # sending it: as long as the invocation can run, or the deadline and the log writes otherwise.
-    lease = math.ceil(time_left() if time_left is not None else deadline + LOG_RESERVE_SECONDS) + 1
+    lease = _lease_seconds(time_left, deadline)
+    breaking.config = instance.config
+    if not breaking.parked:
+        gate, fresh = await asyncio.to_thread(
+            breaker.gate, job.instanceId, state, instance.config, now, lease
+        )
+        if fresh is not None:
+            _remember(job.instanceId, fresh)
+        if gate == "park":
+            # Kept, not attempted, until the breaker's probe answers (logic.breaker).
+            await asyncio.to_thread(deliveries.keep_job, job, message_body, now)
+            await asyncio.to_thread(deliveries.record, job, "queued", now, None, breaker.PARKED_REASON)
+            metrics.add_metric(name="EventsParked", unit=MetricUnit.Count, value=1)
+            logger.info("callback queued: the instance's circuit breaker is open", extra=ids)
+            return Outcome("queued")
+        breaking.probe = fresh if gate == "probe" else None
+    # The rate limit: this callback's slot, waited for right before the send, or the job re-sent for
+    # later. Not for the breaker's probe, one callback a cool-down, whose lease would have to be given back.
+    rate = instance.config.rate_limit if breaking.probe is None else None
+    slot = await pacing.take_slot(job, message_body, rate, attempt, not_before)
+    if slot.deferred:
+        return Outcome("deferred")
     claim = await asyncio.to_thread(deliveries.claim, job, now, lease)
+    if claim.outcome != "claimed" and breaking.probe is not None:
+        await asyncio.to_thread(breaker.release, job.instanceId)  # not dialled: no verdict to give
     if claim.outcome == "done":
         metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
         logger.info(f"callback already {claim.status}; duplicate skipped", extra=ids)
@@ -309,6 +418,8 @@ async def _deliver(
         answer = CallbackAnswer(None, failure_reason(exc), None, 0.0)
         headers = {}
     else:
+        await pacing.wait(slot)
+        deadline = min(deadline, _deadline(time_left))  # less time left after waiting for the slot
         answer = await post_callback(config.callback_url or "", body, headers, deadline)
     code, error = answer.status, answer.error
     attempt_made = _attempt(claim.attempts, sent, answer, _sent_secrets(instance, headers))
@@ -322,6 +433,9 @@ async def _deliver(
         )
         metrics.add_metric(name="DeliveriesSucceeded", unit=MetricUnit.Count, value=1)
         logger.info("callback delivered", extra=facts)
+        # A write only when there is a run or a breaker to end: a healthy instance's success costs none.
+        if breaking.probe is not None or breaker.shows_trouble(state):
+            await _tell_breaker(job, breaking, "delivered", None)
         return Outcome("delivered", code)
 
     if answer.excerpt:
@@ -350,7 +464,32 @@ async def _deliver(
             eventId=job.eventId,
         )
         return Outcome("gone", code)
-    await _failed(job, decision, code, error, facts, attempt_made)
+    return await _failed(job, decision, code, error, facts, attempt_made, breaking)
+
+
+async def _tell_breaker(
+    job: CallbackJob, breaking: _Breaking, outcome: Literal["delivered", "failed"], error: str | None
+) -> None:
+    """The circuit breaker hears of the attempt. It tells, it does not decide the event's fate: an
+    error of its own is logged, and the event's record stands."""
+    try:
+        if outcome == "delivered":
+            await asyncio.to_thread(breaker.delivered, job.instanceId, datetime.now(UTC))
+            _states.forget(job.instanceId)
+        else:
+            state = await asyncio.to_thread(
+                breaker.failed,
+                job.instanceId,
+                job.eventId,
+                breaking.config,
+                datetime.now(UTC),
+                breaking.probe,
+                error or "failed",
+            )
+            _remember(job.instanceId, state)
+    except Exception as exc:
+        facts = {"instance_id": job.instanceId, "event_id": job.eventId, "error": _fault(exc)}
+        logger.error("circuit breaker not updated", extra=facts)
 
 
 async def _failed(
@@ -360,14 +499,23 @@ async def _failed(
     error: str | None,
     facts: dict[str, Any],
     attempt: deliveries.Attempt | None = None,
-) -> NoReturn:
+    breaking: _Breaking | None = None,
+) -> Outcome:
     """A failed attempt: on the record, and retried on the schedule, or failed for good (and the
     instance's deliveries suspended) once the retries are spent. `attempt`: the try at the callback,
-    when the callback was tried (not for an error around the attempt: it is in `lastError` only)."""
+    when the callback was tried (not for an error around the attempt: it is in `lastError` only).
+    A parked event that failed as the breaker's probe is queued again instead (its only outcome)."""
     metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=1)
     now = datetime.now(UTC)
+    breaking = breaking or _Breaking()
+    if breaking.parked:
+        await asyncio.to_thread(deliveries.record, job, "queued", now, code, error, attempt=attempt)
+        await _tell_breaker(job, breaking, "failed", error)
+        logger.warning("circuit breaker probe failed; the event stays queued", extra=facts)
+        return Outcome("queued", code)
     if decision.status != "retrying":
         await asyncio.to_thread(deliveries.record, job, "failed", now, code, error, attempt=attempt)
+        await _tell_breaker(job, breaking, "failed", error)
         suspended = await asyncio.to_thread(deliveries.suspend, job.instanceId, job.eventId, now)
         _states.forget(job.instanceId)
         metrics.add_metric(name="DeliveriesSuspended", unit=MetricUnit.Count, value=1)
@@ -384,5 +532,6 @@ async def _failed(
         raise RetryLater(0, "retries spent")  # redrive also moves it to the dead-letter queue (its alarm)
     delay = decision.delay or 0
     await asyncio.to_thread(deliveries.record, job, "retrying", now, code, error, attempt=attempt)
+    await _tell_breaker(job, breaking, "failed", error)
     logger.warning("callback failed; will retry", extra={**facts, "retry_in_seconds": delay})
     raise RetryLater(delay, error or "failed")

@@ -13,6 +13,7 @@ from ..errors import BadRequest, NotFound
 from ..models.events import CallbackJob
 from ..observability import logger
 from ..store import bus, deliveries, queue
+from . import breaker
 from .auth import Caller
 from .delivery import callback_body
 from .instances import get_owned
@@ -105,32 +106,25 @@ def retry_one(caller: Caller, instance_id: int, event_id: str) -> dict[str, Any]
     if body is None:
         raise NotFound(f"No event {event_id[:64]} in this instance's log")
     deliveries.record_status(instance_id, event_id, "pending", datetime.now(UTC))
-    queue.send_bodies([body])
+    queue.send_bodies([body], instance_id)
     logger.info("event replayed", extra={"instance_id": instance_id, "event_id": event_id})
     return {"instanceId": instance_id, "eventId": event_id, "status": "pending"}
 
 
 def retry_all(caller: Caller, instance_id: int) -> dict[str, Any]:
     """Every failed or queued event again, oldest first, and the suspension lifted (Open Connectors'
-    deliveries retry). The suspension goes first, so the replayed events are attempted, not queued."""
+    deliveries retry), the circuit breaker with it (both live on the state item). The suspension goes
+    first, so the replayed events are attempted, not queued."""
     get_owned(caller, instance_id)
     was_suspended = bool(deliveries.state(instance_id).get("suspended"))
     deliveries.resume(instance_id)
-    bodies = []
     now = datetime.now(UTC)
-    for event_id in list(deliveries.replayable(instance_id)):
-        body = deliveries.kept_job(instance_id, event_id)
-        if body is None:
-            continue  # expired with the log
-        deliveries.record_status(instance_id, event_id, "pending", now)
-        bodies.append(body)
-    if bodies:
-        queue.send_bodies(bodies)
+    retried = breaker.requeue(instance_id, list(deliveries.replayable(instance_id)), now)
     logger.info(
-        "events replayed", extra={"instance_id": instance_id, "events": len(bodies), "resumed": was_suspended}
+        "events replayed", extra={"instance_id": instance_id, "events": retried, "resumed": was_suspended}
     )
     if was_suspended:
         bus.publish(
-            bus.DetailType.RESUMED, instance_id, now, "deliveries retried by an operator", retried=len(bodies)
+            bus.DetailType.RESUMED, instance_id, now, "deliveries retried by an operator", retried=retried
         )
-    return {"instanceId": instance_id, "retried": len(bodies), "resumed": was_suspended}
+    return {"instanceId": instance_id, "retried": retried, "resumed": was_suspended}

@@ -21,6 +21,7 @@ from ..models.instance import (
     PREVIOUS_SIGNATURE_KEY,
     PREVIOUS_SIGNATURE_KEY_UNTIL,
     CreateInstanceBody,
+    DeliveryState,
     Instance,
     InstanceAnswer,
     InstanceConfig,
@@ -33,6 +34,7 @@ from ..models.poller_config import PollerStatus, parse_poller_configuration
 from ..observability import logger
 from ..store import cursors, deliveries, schedules
 from ..store import instances as store
+from . import breaker
 from .auth import Caller, new_token, token_hash
 
 
@@ -44,6 +46,8 @@ def answer(instance: Instance, api_base_url: str, token: str | None = None) -> I
     config = instance.config
     # A polling instance shows its poller's state: one read, and none for webhook instances.
     status = cursors.status(instance.id) if config.vendor_type == "polling" else None
+    # Its deliveries' state (circuit breaker, suspension): one read, shown only when not plain.
+    delivery = breaker.public_status(deliveries.state(instance.id), datetime.now(UTC))
     return InstanceAnswer(
         id=instance.id,
         name=instance.name,
@@ -57,6 +61,7 @@ def answer(instance: Instance, api_base_url: str, token: str | None = None) -> I
         createdDate=instance.created_date,
         updatedDate=instance.updated_date or instance.created_date,
         pollerStatus=PollerStatus.from_record(status) if status else None,
+        deliveryStatus=DeliveryState.model_validate(delivery) if delivery else None,
     )
 
 

@@ -74,6 +74,12 @@ URL_MAX_LENGTH = 2048
 REFRESH_INTERVAL_MAX = 10_080  # minutes: a week
 # Longer would keep a replaced (perhaps leaked) key valid for longer than any redeploy needs.
 SIGNATURE_KEY_OVERLAP_MAX = 168  # hours: a week
+RATE_LIMIT_MAX = 1000  # callbacks a second: beyond it a limit would not hold a receiver back
+# The circuit breaker (logic.breaker): defaults and the most a configuration may ask for.
+BREAKER_FAILURES_DEFAULT = 10
+BREAKER_FAILURES_MAX = 1000
+BREAKER_COOLDOWN_DEFAULT = 60  # seconds
+BREAKER_COOLDOWN_MAX = 3600  # seconds: also the longest cool-down the doubling reaches
 HEADERS_MAX = 50
 HEADER_NAME_MAX_LENGTH = 256
 HEADER_VALUE_MAX_LENGTH = 2048  # sealed with the other secrets, 4 KB in all
@@ -340,9 +346,34 @@ class InstanceConfig(BaseModel):
     )
     basic_username: str | None = Field(None, alias="event.notification.basic.username")
     basic_password: str | None = Field(None, alias="event.notification.basic.password")
+    rate_limit: float | None = Field(
+        None,
+        gt=0,
+        le=RATE_LIMIT_MAX,
+        allow_inf_nan=False,
+        alias="event.notification.rate.limit",
+        description="callbacks a second at most (fractions allowed: 0.5 is one every two seconds), across "
+        "all dispatchers; absent or null: no limit",
+    )
     event_objects: list[str] | None = Field(None, alias="event.objects")
     refresh_interval: int = Field(15, ge=1, alias="event.poller.refresh_interval")
     poller_configuration: dict[str, Any] | None = Field(None, alias="event.poller.configuration")
+    breaker_failures: int = Field(
+        BREAKER_FAILURES_DEFAULT,
+        ge=0,
+        le=BREAKER_FAILURES_MAX,
+        alias="event.notification.breaker.failures",
+        description="failed attempts in a row, across the instance's events, that open its circuit breaker "
+        "(its events are then kept as queued, not sent, for a cool-down); 0 turns the breaker off",
+    )
+    breaker_cooldown_seconds: int = Field(
+        BREAKER_COOLDOWN_DEFAULT,
+        ge=1,
+        le=BREAKER_COOLDOWN_MAX,
+        alias="event.notification.breaker.cooldown.seconds",
+        description="the open breaker's first cool-down before one event probes the receiver; each failed "
+        f"probe doubles it, up to {BREAKER_COOLDOWN_MAX} seconds",
+    )
 
     @field_validator("authentication_type", "region", mode="before")
     @classmethod
@@ -413,6 +444,13 @@ class InstanceConfig(BaseModel):
         value = _json_object(value)
         # When saved: stored as an object, so what a JSON string carried must be storable too.
         return _storable(value) if _saving(info) else value
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # pydantic's lax mode would read true as 1
+            raise ValueError("must be a number of callbacks a second")
+        return value
 
     @field_validator("event_objects", mode="before")
     @classmethod
@@ -589,6 +627,22 @@ class PatchInstanceBody(BaseModel):
         return _json_object(value)
 
 
+class DeliveryState(Answer):
+    """The instance's deliveries when they are not plainly flowing: its circuit breaker, its run of
+    failed attempts, its suspension."""
+
+    breaker: Literal["closed", "open", "half-open"] = Field(
+        description="open: its events are kept as queued, not sent, until openUntil; half-open: the "
+        "cool-down is over and one event probes the receiver; closed: callbacks are sent"
+    )
+    consecutiveFailures: int | None = Field(None, description="failed attempts in a row, across its events")
+    openUntil: str | None = Field(None, description="the end of the cool-down")
+    openedDate: str | None = Field(None, description="when the breaker opened, its reopenings included")
+    openings: int | None = Field(None, description="1 when it opened, plus one per failed probe")
+    suspended: bool | None = Field(None, description="deliveries suspended until an operator retries them")
+    suspendedDate: str | None = None
+
+
 class InstanceAnswer(Answer):
     """What the API answers for an instance (Open Connectors' shape); secrets masked, None fields left out."""
 
@@ -606,6 +660,9 @@ class InstanceAnswer(Answer):
     updatedDate: str
     pollerStatus: PollerStatus | None = Field(
         None, description="polling instances: the last poll, and Intercom refusing the token (401)"
+    )
+    deliveryStatus: DeliveryState | None = Field(
+        None, description="left out while callbacks flow normally (breaker closed, no failure, not suspended)"
     )
 
 

@@ -1,6 +1,7 @@
 """Operational events on the stack's EventBridge bus: an instance's deliveries suspended or resumed, its
-events turned off by a 410, its poller refused by Intercom. One PutEvents per occurrence (they are
-rare); README "Operational events" documents each detail-type and the detail.
+events turned off by a 410, its circuit breaker opened or closed, its poller refused by Intercom. One
+PutEvents per occurrence (they are rare); README "Operational events" documents each detail-type and
+the detail.
 
 Publishing tells, it never decides: a refused entry or a failed call is logged and dropped, so a
 delivery, a retry or a poll never fails because the bus did. A detail carries ids, dates and reasons
@@ -28,6 +29,8 @@ class DetailType(StrEnum):
     RESUMED = "Instance Resumed"
     EVENTS_TURNED_OFF = "Instance Events Turned Off"
     POLLER_REFUSED = "Poller Authorization Refused"
+    BREAKER_OPENED = "Instance Breaker Opened"
+    BREAKER_CLOSED = "Instance Breaker Closed"
 
 
 @tracer.capture_method(capture_response=False)

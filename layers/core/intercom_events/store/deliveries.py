@@ -2,7 +2,8 @@
 
   INSTANCE#<id> / EVENT#<eventId>   status, attempts, last answer, dates, attempt log (kept 30 days: TTL)
   INSTANCE#<id> / JOB#<eventId>     the callback job as first delivered, for replay (same TTL)
-  INSTANCE#<id> / DELIVERY#STATE    suspended after an event failed for good; lifted by a bulk retry
+  INSTANCE#<id> / DELIVERY#STATE    suspended after an event failed for good; lifted by a bulk retry;
+                                    also the circuit breaker's run and state (store.breaker)
 
 A delivery is claimed before the callback is sent: the conditional write refuses an event already
 delivered (a resent notification, a redelivered message) or cancelled, and one another worker is
@@ -26,6 +27,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any, Literal, get_args
 
 from ..config import settings
@@ -408,6 +410,37 @@ def replayable(instance_id: int) -> Iterator[str]:
     )
 
 
+def parked(instance_id: int) -> Iterator[str]:
+    """The ids of the instance's queued events (held by a suspension or the circuit breaker), oldest
+    first. byStatus projects its keys only, so the statuses are read from the table, 100 at a time."""
+    ids = replayable(instance_id)
+    while chunk := list(islice(ids, _BATCH_GET_MAX)):
+        statuses = _statuses(instance_id, chunk)
+        yield from (event_id for event_id in chunk if statuses.get(event_id) == "queued")
+
+
+_BATCH_GET_MAX = 100  # keys per BatchGetItem
+
+
+def _statuses(instance_id: int, event_ids: list[str]) -> dict[str, str]:
+    ddb = client("dynamodb")
+    table = settings().table_name
+    request: dict[str, Any] = {
+        table: {
+            "Keys": [event_key(instance_id, event_id) for event_id in event_ids],
+            "ProjectionExpression": "sk, #status",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+    }
+    found: dict[str, str] = {}
+    while request:
+        answer = ddb.batch_get_item(RequestItems=request)
+        for item in answer["Responses"].get(table, []):
+            found[str(item["sk"]["S"]).removeprefix("EVENT#")] = str(item.get("status", {}).get("S", ""))
+        request = answer.get("UnprocessedKeys") or {}
+    return found
+
+
 def undelivered(instance_id: int) -> Iterator[str]:
     """Every event of the instance not delivered or cancelled yet (for cancelling on delete)."""
     return _event_ids(
@@ -440,13 +473,13 @@ def suspend(instance_id: int, event_id: str, now: datetime) -> bool:
     on the record), so that several events spending their last try together suspend it once."""
     ddb = client("dynamodb")
     try:
-        ddb.put_item(
+        # An update, not a put: the item may already hold the circuit breaker's run (store.breaker).
+        ddb.update_item(
             TableName=settings().table_name,
-            Item={
-                **delivery_state_key(instance_id),
-                **to_item({"suspended": True, "suspendedDate": utc_iso(now), "failedEventId": event_id}),
-            },
-            ConditionExpression="attribute_not_exists(pk)",
+            Key=delivery_state_key(instance_id),
+            UpdateExpression="SET suspended = :true, suspendedDate = :now, failedEventId = :event",
+            ConditionExpression="attribute_not_exists(suspended)",
+            ExpressionAttributeValues=to_item({":true": True, ":now": utc_iso(now), ":event": event_id}),
         )
     except ddb.exceptions.ConditionalCheckFailedException:
         return False

@@ -7,6 +7,7 @@ REPLAY#<id>) the failed and queued events a bulk retry takes (store.deliveries).
   INSTANCE#<id> / EVENT#<uuid>                one event's delivery record, the event log (store.deliveries)
   INSTANCE#<id> / JOB#<uuid>                  the callback job, kept for a replay
   INSTANCE#<id> / DELIVERY#STATE              the instance's deliveries suspended, and by which event
+  INSTANCE#<id> / DELIVERY#PACE               the rate limit's next free callback slot (store.pacing)
   INSTANCE#<id> / CURSOR#<resource>           a resource's poll window and resume point (store.cursors)
   INSTANCE#<id> / SEEN#<resource>#<record>    the version a poll last sent of a record (TTL)
   INSTANCE#<id> / BACKFILL#<run>#SEEN#<resource>#<record>   the same, for one backfill (TTL)
@@ -94,6 +95,10 @@ def job_key(instance_id: int, event_id: str) -> dict[str, Any]:
 
 def delivery_state_key(instance_id: int) -> dict[str, Any]:
     return _instance_part(instance_id, "DELIVERY#STATE")
+
+
+def pace_key(instance_id: int) -> dict[str, Any]:
+    return _instance_part(instance_id, "DELIVERY#PACE")
 
 
 def cursor_key(instance_id: int, resource: str) -> dict[str, Any]:
