@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 
+from local import fair_queue
 from local._http import LOOPBACK
 from local.aws import ThreadedMotoServerWithLocks
 
@@ -18,6 +19,7 @@ def main(argv: list[str]) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # Ctrl-C reaches the whole process group: the parent stops this server when it is done with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fair_queue.install()  # the callback queue is a fair queue on AWS (MessageGroupId): kept here too
     server = ThreadedMotoServerWithLocks(ip_address=LOOPBACK, port=int(argv[0]) if argv else 0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
