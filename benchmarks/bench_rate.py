@@ -26,12 +26,12 @@ SIGNATURE_KEY = "rate-signature-key"
 EVENTS_PER_CALLBACK = 10  # a poll's callback carries up to ten changes
 
 
-def busiest_second(times: list[float]) -> int:
-    """The most arrivals in any closed window of one second."""
+def busiest_second(times: list[float], window: float = 1.0) -> int:
+    """The most arrivals in any closed window of one second (or of `window` seconds)."""
     times = sorted(times)
     best, start = 0, 0
     for end, t in enumerate(times):
-        while t - times[start] > 1.0:
+        while t - times[start] > window:
             start += 1
         best = max(best, end - start + 1)
     return best
@@ -50,6 +50,30 @@ def crowded_seconds(times: list[float], allowed: int) -> list[tuple[float, int]]
     return found
 
 
+def paced_instance(
+    stack: LocalStack, api: httpx.Client, receiver_url: str, rate: float | None, signature_key: str
+) -> int:
+    """A polling instance of contacts, its callbacks to `receiver_url` at most `rate` a second (None: no
+    limit); once the clock has left its creation second, so what changes from now on is newer."""
+    configuration: dict[str, object] = {
+        "authentication.type": "token",
+        "intercom.access.token": stack.intercom.issue_token(),
+        "event.notification.enabled": True,
+        "event.vendor.type": "polling",
+        "event.objects": "contacts",
+        "event.notification.callback.url": f"{receiver_url}/events",
+        "event.notification.signature.key": signature_key,
+    }
+    if rate is not None:
+        configuration["event.notification.rate.limit"] = rate
+    answer = api.post(
+        "/instances", json={"element": {"key": "intercom"}, "name": "paced", "configuration": configuration}
+    )
+    answer.raise_for_status()
+    time.sleep(1.1)
+    return int(answer.json()["id"])
+
+
 def run(changes: int, rate: float, deadline_seconds: float) -> int:
     with LocalStack(api_port=0, environment={"POWERTOOLS_LOG_LEVEL": "INFO"}) as stack:
         stack.function_output.echo = False
@@ -60,26 +84,7 @@ def run(changes: int, rate: float, deadline_seconds: float) -> int:
             with httpx.Client(
                 base_url=stack.api_url, headers={"Authorization": authorization}, timeout=30
             ) as api:
-                answer = api.post(
-                    "/instances",
-                    json={
-                        "element": {"key": "intercom"},
-                        "name": "rate benchmark",
-                        "configuration": {
-                            "authentication.type": "token",
-                            "intercom.access.token": stack.intercom.issue_token(),
-                            "event.notification.enabled": True,
-                            "event.vendor.type": "polling",
-                            "event.objects": "contacts",
-                            "event.notification.callback.url": f"{receiver.url}/events",
-                            "event.notification.signature.key": SIGNATURE_KEY,
-                            "event.notification.rate.limit": rate,
-                        },
-                    },
-                )
-                answer.raise_for_status()
-                instance_id = answer.json()["id"]
-                time.sleep(1.1)  # the changes land after the instance's creation second
+                instance_id = paced_instance(stack, api, receiver.url, rate, SIGNATURE_KEY)
                 workspace = stack.intercom.workspace
                 made = workspace.seed("contacts", changes, start=int(time.time()) - 86400, spacing=0)
                 changed = workspace.bulk_update("contacts", [c["id"] for c in made], name="imported")

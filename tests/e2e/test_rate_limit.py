@@ -17,32 +17,10 @@ from typing import Any
 
 import httpx
 
+from benchmarks.bench_rate import busiest_second, paced_instance
 from local.stack import DISPATCHER_CONCURRENCY, LocalStack
 from tests.e2e.conftest import SIGNATURE_KEY
 from tests.e2e.test_polling_path import delivered
-from tests.integration.test_rate_limit import busiest_second
-
-RATE_KEY = "event.notification.rate.limit"
-
-
-def polling_instance(stack: LocalStack, client: httpx.Client, receiver: Any, rate: float | None) -> int:
-    configuration: dict[str, Any] = {
-        "authentication.type": "token",
-        "intercom.access.token": stack.intercom.issue_token(),
-        "event.notification.enabled": True,
-        "event.vendor.type": "polling",
-        "event.objects": "contacts",
-        "event.notification.callback.url": f"{receiver.url}/events",
-        "event.notification.signature.key": SIGNATURE_KEY,
-    }
-    if rate is not None:
-        configuration[RATE_KEY] = rate
-    answer = client.post(
-        "/instances", json={"element": {"key": "intercom"}, "name": "paced", "configuration": configuration}
-    )
-    assert answer.status_code == 200, answer.text
-    time.sleep(1.1)  # what changes from now on is newer than the instance, to Intercom's second
-    return int(answer.json()["id"])
 
 
 def poll_until(
@@ -62,7 +40,7 @@ def test_batches_side_by_side_share_the_limit(stack, client, receiver):
     environments take in several batches at once."""
     assert DISPATCHER_CONCURRENCY > 1
     rate = 2
-    instance_id = polling_instance(stack, client, receiver, rate)
+    instance_id = paced_instance(stack, client, receiver.url, rate, SIGNATURE_KEY)
     workspace = stack.intercom.workspace
     made = workspace.seed("contacts", 300, start=int(time.time()) - 86400, spacing=0)
     changed = workspace.bulk_update("contacts", [c["id"] for c in made], name="imported")
@@ -76,5 +54,8 @@ def test_batches_side_by_side_share_the_limit(stack, client, receiver):
     assert Counter((e["objectType"], e["objectId"], e["date"]) for e in delivered(receiver)) == expected
     times = [r.received_at for r in receiver.requests]
     print(f"busiest second {busiest_second(times)} callbacks; span {max(times) - min(times):.1f} s")
-    assert busiest_second(times) <= rate + 1
+    # Slots are 1/rate apart and none is sent early, but through five processes and one embedded AWS a
+    # callback can leave late, next to the following slot's: second by second the limit is not a promise
+    # here (README, "Rate limit"). Over four seconds, at most one late pair beyond the limit's share.
+    assert busiest_second(times, window=4.0) <= 4 * rate + 2
     assert max(times) - min(times) >= (30 - rate) / rate

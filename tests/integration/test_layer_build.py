@@ -68,7 +68,7 @@ def make(target: str, cwd: Path, artifacts: Path, *options: str) -> subprocess.C
         text=True,
         check=True,
         # As sam build runs it: no make flags inherited from an outer make.
-        env={name: value for name, value in os.environ.items() if name not in {"MAKEFLAGS", "MFLAGS"}},
+        env={k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}},
     )
 
 

@@ -112,8 +112,8 @@ def gate(
     second value is the state when this call read or changed it (for the cache)."""
     if not state.get("breaker") or config.breaker_failures == 0:
         return "dial", None
-    if is_open(state, now):
-        return "park", None
+    if is_open(state, now) or float(state.get("probeUntil") or 0) > now.timestamp():
+        return "park", None  # cooling down, or another worker's probe is out: no write to try for it
     taken = store.take_probe(instance_id, now, now + timedelta(seconds=lease_seconds))
     if taken is not None:
         logger.info("circuit breaker half-open: this callback probes", extra={"instance_id": instance_id})
@@ -147,7 +147,7 @@ def failed(
     cooldown = cooldown_seconds(config.breaker_cooldown_seconds, 1)
     opened = store.open_breaker(instance_id, now, now + timedelta(seconds=cooldown))
     if opened is None:  # another worker opened it, and tells
-        return None
+        return deliveries.state(instance_id)
     facts = {"instance_id": instance_id, "failures": state["failures"], "cooldown_seconds": cooldown}
     metrics.add_metric(name="BreakerOpened", unit=MetricUnit.Count, value=1)
     logger.warning("circuit breaker opened", extra=facts)

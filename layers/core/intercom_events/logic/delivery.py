@@ -469,9 +469,10 @@ async def _deliver(
 
 async def _tell_breaker(
     job: CallbackJob, breaking: _Breaking, outcome: Literal["delivered", "failed"], error: str | None
-) -> None:
-    """The circuit breaker hears of the attempt. It tells, it does not decide the event's fate: an
-    error of its own is logged, and the event's record stands."""
+) -> dict[str, Any] | None:
+    """The circuit breaker hears of the attempt; after a failure, the state as it now is (None when not
+    known). An error of its own is logged, and the event's record stands."""
+    state = None
     try:
         if outcome == "delivered":
             await asyncio.to_thread(breaker.delivered, job.instanceId, datetime.now(UTC))
@@ -490,6 +491,7 @@ async def _tell_breaker(
     except Exception as exc:
         facts = {"instance_id": job.instanceId, "event_id": job.eventId, "error": _fault(exc)}
         logger.error("circuit breaker not updated", extra=facts)
+    return state
 
 
 async def _failed(
@@ -531,7 +533,15 @@ async def _failed(
             )
         raise RetryLater(0, "retries spent")  # redrive also moves it to the dead-letter queue (its alarm)
     delay = decision.delay or 0
+    state = await _tell_breaker(job, breaking, "failed", error)
+    if attempt is not None and state is not None and breaker.is_open(state, now):
+        # The breaker is open (this failure opened it, or it was): the event waits with the parked
+        # ones and goes again when the breaker closes, not hours later on its retry schedule. A tried
+        # event's job was kept at its first claim.
+        await asyncio.to_thread(deliveries.record, job, "queued", now, code, error, attempt=attempt)
+        metrics.add_metric(name="EventsParked", unit=MetricUnit.Count, value=1)
+        logger.warning("callback failed; the instance's circuit breaker is open: queued", extra=facts)
+        return Outcome("queued", code)
     await asyncio.to_thread(deliveries.record, job, "retrying", now, code, error, attempt=attempt)
-    await _tell_breaker(job, breaking, "failed", error)
     logger.warning("callback failed; will retry", extra={**facts, "retry_in_seconds": delay})
     raise RetryLater(delay, error or "failed")
