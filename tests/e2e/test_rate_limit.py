@@ -58,4 +58,7 @@ def test_batches_side_by_side_share_the_limit(stack, client, receiver):
     # callback can leave late, next to the following slot's: second by second the limit is not a promise
     # here (README, "Rate limit"). Over four seconds, at most one late pair beyond the limit's share.
     assert busiest_second(times, window=4.0) <= 4 * rate + 2
-    assert max(times) - min(times) >= (30 - rate) / rate
+    # Thirty slots 1/rate apart span 14.5 s. Arrivals never come before their slot, but the first can
+    # come late (0.7 s was seen on a busy machine); each process pacing on its own would take a fifth of
+    # it. Half the span keeps the two apart.
+    assert max(times) - min(times) >= (30 - 1) / rate / 2
