@@ -233,8 +233,8 @@ def test_a_drain_of_more_than_one_step_loses_nothing_and_sends_nothing_twice(
     parked = []
     for i in range(205):
         job = breaker_job(f"notif_many_{i}", now + timedelta(milliseconds=i))
-        deliveries.keep_job(job, job.model_dump_json(exclude_none=True), now)
-        deliveries.record(job, "queued", now, None, breaker.PARKED_REASON)
+        body = job.model_dump_json(exclude_none=True)
+        deliveries.record(job, "queued", now, None, breaker.PARKED_REASON, message_body=body)
         parked.append(job.eventId)
     open_breaker_in_the_table(now - timedelta(seconds=5))
     breaker.send_probe(1, 0)

@@ -7,6 +7,7 @@ import copy
 import hashlib
 import hmac
 import json
+import threading
 import time
 from typing import Any
 
@@ -228,3 +229,30 @@ def test_a_short_retry_after_does_not_bring_the_retry_forward(
     assert worker.drain_once().failed_ids  # attempt 2: the schedule's next step is 5 s (±20 %)
 
     assert delays and delays[0] >= 4
+
+
+def test_the_ten_records_of_a_batch_make_their_blocking_calls_at_once(
+    dispatcher, instance, receiver, monkeypatch
+):
+    """Each record's AWS calls run on a thread of the loop's pool: with fewer threads than records, the
+    last records' claims (and so their callbacks) would wait for the first ones' calls to end."""
+    batch = 10
+    together = threading.Barrier(batch, timeout=10)  # only a guard: it breaks if fewer than 10 get there
+    claim = deliveries.claim
+
+    def claim_with_the_others(*args: Any, **kwargs: Any) -> Any:
+        together.wait()
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(deliveries, "claim", claim_with_the_others)
+    records = []
+    for i in range(batch):
+        record = copy.deepcopy(BATCH["Records"][0])
+        record["messageId"] = f"message-{i}"
+        record["body"] = json.dumps(callback_job(f"notif_together_{i}"))
+        records.append(record)
+
+    answer = invoke(dispatcher, {"Records": records}, "dispatcher")
+
+    assert answer == {"batchItemFailures": []}
+    assert len(receiver.wait_for(batch)) == batch

@@ -109,8 +109,8 @@ def test_the_dispatcher_sample_breaker_probe_sends_the_oldest_parked_event(api, 
     assert http_answer(api, patch)[0] == 200
     now = datetime.now(UTC)
     job = CallbackJob.model_validate(callback_job("notif_parked"))
-    deliveries.keep_job(job, job.model_dump_json(exclude_none=True), now)
-    deliveries.record(job, "queued", now, None, "circuit breaker open")
+    body = job.model_dump_json(exclude_none=True)
+    deliveries.record(job, "queued", now, None, "circuit breaker open", message_body=body)
     assert breaker.open_breaker(1, now - timedelta(seconds=61), now - timedelta(seconds=1)) is not None
 
     answer = invoke(dispatcher, load_event("dispatcher/breaker_probe.json"), "dispatcher")

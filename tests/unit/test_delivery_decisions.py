@@ -117,11 +117,10 @@ def receiver(base_env: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[Callb
         )
         monkeypatch.setattr(delivery.deliveries, "state", lambda _: {})
         monkeypatch.setattr(delivery.deliveries, "claim", lambda *a: Claim("claimed", attempts=1))
-        monkeypatch.setattr(delivery.deliveries, "keep_job", lambda *a: None)
         monkeypatch.setattr(
             delivery.deliveries,
             "record",
-            lambda j, status, now, code=None, error=None, attempt=None: fakes.log.append((status, code)),
+            lambda j, status, now, code=None, error=None, attempt=None, **_: fakes.log.append((status, code)),
         )
         monkeypatch.setattr(
             delivery.deliveries, "suspend", lambda i, e, now: fakes.log.append(("suspended", i))

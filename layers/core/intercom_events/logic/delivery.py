@@ -29,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import weakref
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +63,23 @@ LOGGED_ANSWER_CHARACTERS = 500
 # Each KB of an event's record costs a write unit, on the table and again on byTime (projection ALL), at
 # every later write: 20 kept attempts of 256 characters hold a much-retried record to a few KB.
 KEPT_ANSWER_CHARACTERS = 256
+
+
+# Threads for the blocking AWS calls of a batch's records (asyncio.to_thread). The loop's default pool has
+# min(32, cpus + 4) threads: 6 on a 2-vCPU Lambda, so 4 of a batch of 10 (template.yaml's BatchSize) would
+# wait a DynamoDB round trip, or a slow call's retries, before their claim and so before their callback.
+# One per record, and the few the breaker's and the rate limit's calls of a record take beside it.
+BLOCKING_THREADS = 16
+_pooled: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def _enough_threads() -> None:
+    """Give the running loop a default pool with a thread for each record of a batch, once per loop
+    (Lambda keeps one loop per environment; asyncio.run shuts the pool down with its loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _pooled:
+        _pooled.add(loop)
+        loop.set_default_executor(ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="dispatch"))
 
 
 class RetryLater(Exception):
@@ -231,6 +250,7 @@ async def deliver_message(
     its ninth receive (seconds later) the redrive moves it to the dead-letter queue, whose alarm tells the
     operator. A store failing (S3 for a large job, the event log) is retried on the schedule.
     """
+    _enough_threads()
     try:
         control = breaker.control(message_body)
         if control is not None:
@@ -355,8 +375,9 @@ async def _deliver(
         _remember(job.instanceId, state)
     if state.get("suspended"):
         # Open Connectors' suspension: kept, not attempted, until an operator retries the instance.
-        await asyncio.to_thread(deliveries.keep_job, job, message_body, now)
-        await asyncio.to_thread(deliveries.record, job, "queued", now, None, "deliveries suspended")
+        await asyncio.to_thread(
+            deliveries.record, job, "queued", now, None, "deliveries suspended", message_body=message_body
+        )
         metrics.add_metric(name="EventsQueued", unit=MetricUnit.Count, value=1)
         logger.info("callback queued: deliveries to this instance are suspended", extra=ids)
         return Outcome("queued")
@@ -377,8 +398,9 @@ async def _deliver(
             _remember(job.instanceId, fresh)
         if gate == "park":
             # Kept, not attempted, until the breaker's probe answers (logic.breaker).
-            await asyncio.to_thread(deliveries.keep_job, job, message_body, now)
-            await asyncio.to_thread(deliveries.record, job, "queued", now, None, breaker.PARKED_REASON)
+            await asyncio.to_thread(
+                deliveries.record, job, "queued", now, None, breaker.PARKED_REASON, message_body=message_body
+            )
             metrics.add_metric(name="EventsParked", unit=MetricUnit.Count, value=1)
             logger.info("callback queued: the instance's circuit breaker is open", extra=ids)
             return Outcome("queued")
@@ -389,7 +411,8 @@ async def _deliver(
     slot = await pacing.take_slot(job, message_body, rate, attempt, not_before)
     if slot.deferred:
         return Outcome("deferred")
-    claim = await asyncio.to_thread(deliveries.claim, job, now, lease)
+    # The claim keeps the job on the event too, for an operator's replay: no write of its own.
+    claim = await asyncio.to_thread(deliveries.claim, job, message_body, now, lease)
     if claim.outcome != "claimed" and breaking.probe is not None:
         await asyncio.to_thread(breaker.release, job.instanceId)  # not dialled: no verdict to give
     if claim.outcome == "done":
@@ -398,8 +421,6 @@ async def _deliver(
         return Outcome("duplicate")
     if claim.outcome == "busy":
         raise RetryLater(claim.busy_seconds, "another worker holds this event")
-    if claim.attempts == 1:  # kept once, for an operator's replay
-        await asyncio.to_thread(deliveries.keep_job, job, message_body, now)
 
     config = instance.config
     body = json.dumps(callback_body(job, instance), separators=(",", ":")).encode()

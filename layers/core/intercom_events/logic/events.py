@@ -80,7 +80,7 @@ def event_detail(caller: Caller, instance_id: int, event_id: str) -> dict[str, A
     if record is None:
         raise NotFound(f"No event {event_id[:64]} in this instance's log")
     detail = {**deliveries.public(record), "attemptLog": deliveries.attempt_log(record)}
-    kept = deliveries.kept_job(instance_id, event_id)
+    kept = deliveries.kept_job(instance_id, event_id, record)  # on the record: no second read
     job = _kept(kept) if kept is not None else None
     if job is not None:
         detail["callback"] = {"url": instance.config.callback_url, "body": callback_body(job, instance)}

@@ -1,9 +1,16 @@
 """The event log: each event's delivery record, its job for replay, and the instance's delivery state.
 
-  INSTANCE#<id> / EVENT#<eventId>   status, attempts, last answer, dates, attempt log (kept 30 days: TTL)
-  INSTANCE#<id> / JOB#<eventId>     the callback job as first delivered, for replay (same TTL)
+  INSTANCE#<id> / EVENT#<eventId>   status, attempts, last answer, dates, attempt log, and `job`: the
+                                    callback job as the queue first carried it, for replay (zlib, Binary)
+                                    (kept 30 days: TTL)
+  INSTANCE#<id> / JOB#<eventId>     the job of an event logged before jobs went on the event (legacy,
+                                    read only; gone with the TTL 30 days after that change)
   INSTANCE#<id> / DELIVERY#STATE    suspended after an event failed for good; lifted by a bulk retry;
                                     also the circuit breaker's run and state (store.breaker)
+
+A delivered event costs two writes: the claim, which also keeps the job (`if_not_exists`, so the job
+first claimed stays, whatever a replay or a retry sends), and the record of the result. An event queued
+without an attempt (deliveries suspended, the circuit breaker open) keeps its job in that one write.
 
 A delivery is claimed before the callback is sent: the conditional write refuses an event already
 delivered (a resent notification, a redelivered message) or cancelled, and one another worker is
@@ -24,6 +31,7 @@ import base64
 import binascii
 import contextlib
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,6 +54,13 @@ from .items import (
 )
 
 LOG_DAYS = 30
+# The job goes on the event compressed: byTime projects ALL, so every write of the event (claim, record)
+# writes the job to the index too, a write unit per KB of the item on each. Compressed, the sample job
+# (events/dispatcher/batch.json: 928 bytes, 487 zlib'd) leaves a delivered event at 948 bytes: 4 write
+# units (claim and record, table and index), where the event and a JOB# item took 5; a job larger by a
+# compressed KB adds 4. Its size is bounded: a body over queue.MAX_MESSAGE_BYTES is an S3 pointer, so an
+# event with its job and a full attempt log stays under DynamoDB's 400 KB item limit.
+JOB_ATTRIBUTE = "job"
 # Attempts kept on an event: the nine scheduled tries and a few replays; older ones give way.
 ATTEMPTS_KEPT = 20
 Status = DeliveryStatus
@@ -103,7 +118,12 @@ def _expires(now: datetime) -> int:
 
 
 @tracer.capture_method(capture_response=False)
-def claim(job: CallbackJob, now: datetime, lease_seconds: int) -> Claim:
+def claim(job: CallbackJob, message_body: str, now: datetime, lease_seconds: int) -> Claim:
+    """Take the event for one attempt, and keep its job on it (`message_body`, as the queue carried it).
+
+    The job goes with every claim, kept only if the event has none yet: the claim cannot know it is the
+    first before it runs, and an event may exist without a job (its first try failed before its claim).
+    Sent again it costs request bytes only: a write's units count the item's size, the same either way."""
     ddb = client("dynamodb")
     try:
         answer = ddb.update_item(
@@ -113,14 +133,15 @@ def claim(job: CallbackJob, now: datetime, lease_seconds: int) -> Claim:
                 "SET #status = if_not_exists(#status, :pending), leaseUntil = :lease, updatedDate = :now, "
                 "createdDate = if_not_exists(createdDate, :now), eventId = :eventId, #source = :source, "
                 "objectTypes = :types, expiresAt = :expires, gsi2pk = :events, "
-                "gsi2sk = if_not_exists(gsi2sk, :order), attemptLog = if_not_exists(attemptLog, :noAttempts) "
+                "gsi2sk = if_not_exists(gsi2sk, :order), "
+                "attemptLog = if_not_exists(attemptLog, :noAttempts), #job = if_not_exists(#job, :job) "
                 "ADD attempts :one"
             ),
             ConditionExpression=(
                 "attribute_not_exists(pk) OR (#status <> :delivered AND #status <> :cancelled "
                 "AND (attribute_not_exists(leaseUntil) OR leaseUntil < :epoch))"
             ),
-            ExpressionAttributeNames={"#status": "status", "#source": "source"},
+            ExpressionAttributeNames={"#status": "status", "#source": "source", "#job": JOB_ATTRIBUTE},
             ExpressionAttributeValues=to_item(
                 {
                     ":pending": "pending",
@@ -137,6 +158,7 @@ def claim(job: CallbackJob, now: datetime, lease_seconds: int) -> Claim:
                     ":order": f"{job.enqueuedAt}#{job.eventId}",
                     ":one": 1,
                     ":noAttempts": {},
+                    ":job": _packed(message_body),
                 }
             ),
             ReturnValues="ALL_NEW",
@@ -158,9 +180,12 @@ def record(
     response_code: int | None = None,
     error: str | None = None,
     attempt: Attempt | None = None,
+    *,
+    message_body: str | None = None,
 ) -> None:
     """The event's status; with `attempt`, the try that led to it, kept in the same write. Only a
-    claimed event takes an attempt (the claim made its `attemptLog`)."""
+    claimed event takes an attempt (the claim made its `attemptLog`). With `message_body`, the job is
+    kept on the event unless it has one (an event queued without a claim, for its later replay)."""
     record_status(
         job.instanceId,
         job.eventId,
@@ -172,6 +197,7 @@ def record(
         source=job.source,
         object_types=sorted({e.objectType for e in job.events}),
         attempt=attempt,
+        message_body=message_body,
     )
 
 
@@ -186,6 +212,7 @@ def record_status(
     source: str | None = None,
     object_types: list[str] | None = None,
     attempt: Attempt | None = None,
+    message_body: str | None = None,
 ) -> None:
     """Set an event's status. Whatever the status, the entry carries the same fields as a claimed one
     (its log keys, dates, `attempts`, and `source` and `objectTypes` when the job is known), so an event
@@ -217,6 +244,10 @@ def record_status(
     if object_types is not None:
         values[":types"] = object_types
         sets.append("objectTypes = if_not_exists(objectTypes, :types)")
+    if message_body is not None:
+        values[":job"] = _packed(message_body)
+        names["#job"] = JOB_ATTRIBUTE
+        sets.append("#job = if_not_exists(#job, :job)")
     if attempt is not None:
         values[":attempt"] = attempt.item()
         names["#slot"] = str(attempt.number % ATTEMPTS_KEPT)
@@ -272,23 +303,35 @@ def attempt_log(record: dict[str, Any]) -> list[dict[str, Any]]:
 # ---- jobs kept for replay -------------------------------------------------------------------------------
 
 
+def _packed(message_body: str) -> bytes:
+    return zlib.compress(message_body.encode())
+
+
+def _job_of(record: dict[str, Any]) -> str | None:
+    """The job kept on an event's record (as `get` reads it), as the queue carried it."""
+    packed = record.get(JOB_ATTRIBUTE)
+    return zlib.decompress(packed).decode() if isinstance(packed, bytes) else None
+
+
 @tracer.capture_method(capture_response=False)
-def keep_job(job: CallbackJob, message_body: str, now: datetime) -> None:
-    """The job as the queue carried it (a pointer when its body lives in S3), written once."""
-    ddb = client("dynamodb")
-    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):  # kept on an earlier try
-        ddb.put_item(
+def kept_job(instance_id: int, event_id: str, record: dict[str, Any] | None = None) -> str | None:
+    """The event's job as the queue carried it (a pointer when its body lives in S3), for a replay; None
+    when none is kept. `record`: the event as already read, which spares reading it again."""
+    if record is None:
+        answer = client("dynamodb").get_item(
             TableName=settings().table_name,
-            Item={
-                **job_key(job.instanceId, job.eventId),
-                **to_item({"body": message_body, "expiresAt": _expires(now)}),
-            },
-            ConditionExpression="attribute_not_exists(pk)",
+            Key=event_key(instance_id, event_id),
+            ProjectionExpression="#job",
+            ExpressionAttributeNames={"#job": JOB_ATTRIBUTE},
         )
+        record = from_item(answer.get("Item", {}))
+    body = _job_of(record)
+    return body if body is not None else _legacy_job(instance_id, event_id)
 
 
-@tracer.capture_method(capture_response=False)
-def kept_job(instance_id: int, event_id: str) -> str | None:
+def _legacy_job(instance_id: int, event_id: str) -> str | None:
+    """The JOB# item an event logged before its job went on the event has instead. Once the TTL has
+    taken those (LOG_DAYS after the change), this read finds nothing and can go."""
     answer = client("dynamodb").get_item(TableName=settings().table_name, Key=job_key(instance_id, event_id))
     return str(answer["Item"]["body"]["S"]) if "Item" in answer else None
 

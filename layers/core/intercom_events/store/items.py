@@ -5,7 +5,7 @@ instances, `byTime` (gsi2, EVENTS#<id>) the event log in enqueue order, and the 
 REPLAY#<id>) the failed and queued events a bulk retry takes (store.deliveries).
   INSTANCE#<id> / INSTANCE                    the instance (store.instances)
   INSTANCE#<id> / EVENT#<uuid>                one event's delivery record, the event log (store.deliveries)
-  INSTANCE#<id> / JOB#<uuid>                  the callback job, kept for a replay
+  INSTANCE#<id> / JOB#<uuid>                  legacy: a job kept apart (now on EVENT#, store.deliveries)
   INSTANCE#<id> / DELIVERY#STATE              the instance's deliveries suspended, and by which event
   INSTANCE#<id> / DELIVERY#PACE               the rate limit's next free callback slot (store.pacing)
   INSTANCE#<id> / CURSOR#<resource>           a resource's poll window and resume point (store.cursors)
@@ -90,6 +90,7 @@ def replay_partition(instance_id: int) -> str:
 
 
 def job_key(instance_id: int, event_id: str) -> dict[str, Any]:
+    """The job of an event logged before jobs went on the event item, read only (store.deliveries)."""
     return _instance_part(instance_id, f"JOB#{event_id}")
 
 
