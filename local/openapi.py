@@ -13,7 +13,7 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "IntercomEvents")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     api_app = load_function("api")
-    document = json.loads(api_app.app.get_openapi_json_schema(title=api_app.TITLE))
+    document = json.loads(api_app.documented().get_openapi_json_schema(title=api_app.TITLE))
     print(json.dumps(document, indent=2, sort_keys=True))
 
 

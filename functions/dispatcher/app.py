@@ -22,6 +22,11 @@ from intercom_events.logic.delivery import RetryLater, deliver_message
 from intercom_events.observability import logger, metrics, tracer
 from intercom_events.store import queue
 
+# The callbacks' httpx calls are not traced (no trace_httpx here): X-Ray keeps its open subsegments per
+# thread, and the batch's callbacks run as tasks on one thread, so one callback's subsegment ended
+# another's and the send raised AlreadyEndedException after the receiver had the callback: recorded as
+# failed, it was sent again. Their times are the DeliveryLatency metric.
+
 # A batch whose receivers all failed is an ordinary outcome, not a function error: its records are
 # reported one by one, so the function's Errors alarm speaks only of real faults.
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -11,7 +11,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_events.config import require_settings
 from intercom_events.logic import backfill, polling
-from intercom_events.observability import logger, metrics, tracer
+from intercom_events.observability import logger, metrics, trace_httpx, tracer
+
+trace_httpx()  # every call to Intercom is an httpx call, traced as the AWS calls are
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -13,7 +13,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
 from ..errors import DomainError
 from ..models.answers import ErrorAnswer, FieldError
@@ -21,6 +20,7 @@ from ..observability import logger
 from .common import http_event
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 router = Router()  # exception handlers only: the resolver takes them over with the routes
@@ -54,6 +54,9 @@ class Resolver(APIGatewayHttpResolver):
     only it used are dropped here."""
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
+        # Imported for the document only: Powertools' OpenAPI models are a good part of a cold start.
+        from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+
         document = (
             super().get_openapi_schema(**kwargs).model_dump(by_alias=True, exclude_none=True, mode="json")
         )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlencode
 
-import httpx
-
 from ..config import settings
 from ..errors import UpstreamError
 from ..observability import logger, tracer
@@ -32,6 +30,9 @@ def api_base_url(region_host: str) -> str:
 @tracer.capture_method(capture_response=False)
 def exchange_code(base_url: str, code: str, client_id: str, client_secret: str) -> str:
     """Return the access token; Intercom's tokens do not expire, so there is nothing to refresh."""
+    # Imported here: the webhook path imports this module (through logic.instances) but never calls it.
+    import httpx
+
     try:
         answer = httpx.post(
             f"{base_url}/auth/eagle/token",
