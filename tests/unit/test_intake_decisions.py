@@ -144,3 +144,29 @@ def test_a_webhook_url_naming_no_instance_is_not_found(fakes):
         intake.accept(base64.b64encode(b"411").decode(), notification(), None)
     with pytest.raises(NotFound):
         intake.accept("not-base64!", notification(), None)
+
+
+def test_a_cached_instance_is_loaded_and_its_configuration_read_once_for_a_run_of_webhooks(
+    fakes, monkeypatch
+):
+    from intercom_events import config
+    from intercom_events.models import instance as model
+
+    monkeypatch.setenv("INSTANCE_CACHE_SECONDS", "60")
+    config.settings.cache_clear()
+    loads, reads = [], []
+    monkeypatch.setattr(intake.instances, "for_webhook", lambda i: loads.append(i) or fakes.load(i))
+    parse = model.parse_config
+    monkeypatch.setattr(model, "parse_config", lambda c, *a: reads.append(c) or parse(c, *a))
+
+    intake.check_url(ENCODED)
+    assert reads == []  # a URL check needs the instance, not its configuration
+    for _ in range(3):
+        assert accept(notification()).outcome == "accepted"
+    # A change stored meanwhile is seen when the cache lets the instance go.
+    fakes.configure(configuration={**CONFIGURATION, "event.notification.enabled": False})
+    intake._instances.forget(410)
+    assert accept(notification()).outcome == "dropped"
+
+    assert loads == [410, 410] and len(reads) == 2
+    assert len(fakes.sent) == 3
