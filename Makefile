@@ -88,6 +88,11 @@ demo: $(VENV)/.installed ## walk through a webhook instance end to end on the lo
 invoke: $(VENV)/.installed ## FN=api|dispatcher|poller EVENT=<file>: sam local invoke over a fresh moto server (in-process without Docker)
 	$(PY) -m local.invoke "$(FN)" "$(EVENT)"
 
+.PHONY: bench
+# The cold-start module builds the layer for this machine with the template's runtime, found through pyenv.
+bench: $(VENV)/.installed ## measure cold starts, warm intake, delivery, polling and cost against floors: benchmarks/RESULTS.md (QUICK=1: fewer runs)
+	$(PY) -m benchmarks.results $(if $(QUICK),--quick)
+
 .PHONY: bench-webhooks
 bench-webhooks: $(VENV)/.installed ## 3,000 signed webhooks, 32 at once, through the local stack: errors, losses, duplicates
 	$(PY) -m benchmarks.webhook_burst

@@ -20,6 +20,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 SECONDS_PER_MONTH = 30.4375 * 86400  # an average month: 365.25 / 12 days
+# When the prices below were read from AWS's pricing pages (docs/capacity.md links each page).
+PRICES_RECORDED = "2026-12-01"
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class Inputs:
     intercom_app_per_minute: float = 10_000
     intercom_workspace_per_minute: float = 25_000
     instances_per_workspace: int = 1  # instances polling one workspace through one app
-    # --- published prices, us-east-1, USD -----------------------------------------------------------
+    # --- published prices, us-east-1, USD, as recorded on PRICES_RECORDED ---------------------------
     lambda_gb_second: float = 0.0000133334  # arm64
     lambda_per_million: float = 0.20
     http_api_per_million: float = 1.00

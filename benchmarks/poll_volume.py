@@ -17,6 +17,7 @@ import resource
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.in_process import ROOT, load, prepare
@@ -80,15 +81,39 @@ def read_floor(intercom: Any, count: int) -> float:
             return time.perf_counter() - started
 
 
-def main(count: int) -> None:
+@dataclass
+class Volume:
+    """What one bulk update of `count` contacts, polled until done, came to."""
+
+    count: int
+    outcomes: list[tuple[str, int]]  # each poll's outcome and the events it sent
+    sent: int  # events enqueued by the polls
+    seconds: float  # the polls, end to end
+    floor_seconds: float  # reading the same pages alone
+    counted: Counter[str]  # DynamoDB calls by name, and "items written"
+    missing: int  # changed versions never sent
+    extra: int  # versions sent more than once, or never changed
+    after_ok: bool  # a contact made afterwards is polled normally
+    after_outcome: str
+
+    @property
+    def once(self) -> bool:
+        return self.missing == 0 and self.extra == 0
+
+
+def measure(count: int, *, verbose: bool = False) -> Volume:
+    """`count` contacts changed at one instant, polled until done (moto in-process, the simulated
+    Intercom on loopback), with the floor read in the same run."""
     from intercom_events.config import settings
     from intercom_events.logic import polling
 
     from local.aws import create_resources
     from local.intercom import SimulatedIntercom
     from local.lambda_runtime import LocalFunction
+    from local.stack import clear_project_caches
 
     with mock_aws():
+        clear_project_caches()
         resources = create_resources(None)  # type: ignore[arg-type]
         for name, value in resources.environment().items():
             if name != "AWS_ENDPOINT_URL":
@@ -108,9 +133,11 @@ def main(count: int) -> None:
         time.sleep(1.1)  # the bulk update lands after the instance's creation second
         started_update = time.perf_counter()
         changed = workspace.bulk_update("contacts", [c["id"] for c in made], name="imported")
-        print(
-            f"bulk update: {count:,} contacts at one instant in {time.perf_counter() - started_update:.1f} s"
-        )
+        if verbose:
+            print(
+                f"bulk update: {count:,} contacts at one instant in "
+                f"{time.perf_counter() - started_update:.1f} s"
+            )
         floor = read_floor(intercom, count)
 
         counted: Counter[str] = Counter()
@@ -132,7 +159,6 @@ def main(count: int) -> None:
             if report.outcome == "done" or len(outcomes) > 20:
                 break
         elapsed = time.perf_counter() - started
-        sent = sum(n for _, n in outcomes)
         burst = list(delivered)
 
         later = workspace.create("contacts")
@@ -145,11 +171,27 @@ def main(count: int) -> None:
         (c["id"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c["updated_at"]))) for c in changed
     )
     got = Counter(burst)
-    once = got == expected
-    print(f"polls: {outcomes}")
+    return Volume(
+        count=count,
+        outcomes=outcomes,
+        sent=sum(n for _, n in outcomes),
+        seconds=elapsed,
+        floor_seconds=floor,
+        counted=counted,
+        missing=sum((expected - got).values()),
+        extra=sum((got - expected).values()),
+        after_ok=[o for o, _ in after_events] == [later["id"]],
+        after_outcome=after.outcome,
+    )
+
+
+def main(count: int) -> None:
+    result = measure(count, verbose=True)
+    sent, counted = result.sent, result.counted
+    print(f"polls: {result.outcomes}")
     print(
-        f"events delivered: {len(burst):,} of {count:,} changes; each version exactly once: {once}"
-        f" (missing {sum((expected - got).values())}, extra {sum((got - expected).values())})"
+        f"events delivered: {sent:,} of {count:,} changes; each version exactly once: {result.once}"
+        f" (missing {result.missing}, extra {result.extra})"
     )
     writes = counted["items written"]
     print(
@@ -157,14 +199,12 @@ def main(count: int) -> None:
         f"{writes / max(sent, 1):.3f} writes per change sent; calls: "
         f"{json.dumps(dict(sorted(counted.items())))}"
     )
+    elapsed, floor = result.seconds, result.floor_seconds
     print(
         f"through the polls: {sent / elapsed:,.0f} events a second ({elapsed:.1f} s); reading the same pages"
         f" alone: {floor:.1f} s, so the polls take {elapsed / floor:.1f} x the read floor"
     )
-    print(
-        f"afterwards: a new contact polled normally: {after.outcome}, "
-        f"{[o for o, _ in after_events] == [later['id']]}"
-    )
+    print(f"afterwards: a new contact polled normally: {result.after_outcome}, {result.after_ok}")
     print(f"peak memory (whole process, moto and the simulator included): {peak_mb():.0f} MB")
 
 
