@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
+from .base import Model
 from .events import DeliveryStatus, EventSource
 
 IntakeOutcome = Literal["accepted", "ping", "dropped", "filtered"]
 
 
-class Answer(BaseModel):
+class Answer(Model):
     """An answer that leaves out what it does not know (a None field, nested ones too) rather than
     sending null, as Open Connectors does. Powertools serializes route answers with exclude_none off;
     this turns it on for the whole answer (pydantic has no model setting for it)."""
@@ -25,7 +26,7 @@ class Answer(BaseModel):
         return self.model_dump(mode=info.mode, by_alias=info.by_alias, exclude_none=True)
 
 
-class FieldError(BaseModel):
+class FieldError(Model):
     field: str = Field(description="the field, dotted below the body, query or path (`body` for all)")
     message: str
 
@@ -38,21 +39,21 @@ class ErrorAnswer(Answer):
     errors: list[FieldError] | None = Field(None, description="each bad field, when the request had some")
 
 
-class HealthAnswer(BaseModel):
+class HealthAnswer(Model):
     status: Literal["ok"]
 
 
-class OAuthUrlAnswer(BaseModel):
+class OAuthUrlAnswer(Model):
     element: Literal["intercom"]
     oauthUrl: str = Field(description="Intercom's consent page; its code goes in the create body")
 
 
-class InstanceDeletedAnswer(BaseModel):
+class InstanceDeletedAnswer(Model):
     id: int
     deleted: Literal[True]
 
 
-class PollScheduledAnswer(BaseModel):
+class PollScheduledAnswer(Model):
     instanceId: int
     status: Literal["scheduled"] = Field(description="a poll starts within a minute")
 
@@ -85,7 +86,7 @@ class EventAttempt(Answer):
     )
 
 
-class SentCallback(BaseModel):
+class SentCallback(Model):
     url: str | None = Field(None, description="the callback URL as configured")
     body: dict[str, Any] = Field(description="the callback body as it is sent (SPEC §6)")
 
@@ -97,19 +98,19 @@ class EventDetail(EventLogEntry):
     attemptLog: list[EventAttempt]
 
 
-class EventsRetriedAnswer(BaseModel):
+class EventsRetriedAnswer(Model):
     instanceId: int
     retried: int = Field(description="failed or queued events sent again")
     resumed: bool = Field(description="whether deliveries had been suspended, and are no longer")
 
 
-class EventRetriedAnswer(BaseModel):
+class EventRetriedAnswer(Model):
     instanceId: int
     eventId: str
     status: Literal["pending"]
 
 
-class WebhookAnswer(BaseModel):
+class WebhookAnswer(Model):
     """Intercom's notification taken: queued for the callback, or why not (a ping, events off for the
     instance, or no event of the objects it watches)."""
 

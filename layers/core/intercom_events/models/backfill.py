@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from .base import Model
 
 BackfillStatusName = Literal["running", "done", "failed", "cancelled"]
 
 
-class BackfillBody(BaseModel):
+class BackfillBody(Model):
     model_config = ConfigDict(extra="forbid")
 
     since: datetime = Field(
@@ -30,7 +32,7 @@ class BackfillBody(BaseModel):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-class BackfillStatus(BaseModel):
+class BackfillStatus(Model):
     """The last backfill of an instance, as `GET /instances/{id}/backfill` answers it."""
 
     id: str = Field(description="the callbacks it sends carry it as message.backfill.id")

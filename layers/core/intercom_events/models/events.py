@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from .base import Model
 
 # Where a callback's events came from: backfill is a poll of the past asked for on purpose.
 EventSource = Literal["webhook", "polling", "backfill"]
@@ -20,7 +22,7 @@ class EventType(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-class NormalizedEvent(BaseModel):
+class NormalizedEvent(Model):
     """One entry of the callback's `message.events`, as Open Connectors sends it (SPEC §5-6)."""
 
     date: str  # ISO-8601 UTC, e.g. 2026-11-27T10:00:00Z
@@ -35,7 +37,7 @@ class NormalizedEvent(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-class CallbackJob(BaseModel):
+class CallbackJob(Model):
     """One callback to deliver: the body of one SQS message.
 
     Everything that must stay the same on every retry (eventId, notification id, createdDate) is

@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -30,6 +29,7 @@ from ..dates import utc_iso
 from ..errors import BadRequest
 from ..json_body import is_utf8
 from .answers import Answer
+from .base import Model
 from .poller_config import PollerStatus
 
 ELEMENT_KEY = "intercom"
@@ -317,7 +317,7 @@ def _checked_headers(headers: dict[Any, Any]) -> dict[str, str]:
     return checked
 
 
-class InstanceConfig(BaseModel):
+class InstanceConfig(Model):
     """The typed view of an instance's configuration map (keys as Open Connectors names them: a body's
     keys are made so on the way in, see `_known_keys`).
 
@@ -570,16 +570,16 @@ def settled(configuration: Mapping[str, Any]) -> tuple[dict[str, Any], InstanceC
     return {**configuration, **config.stored_values()}, config
 
 
-class ElementRef(BaseModel):
+class ElementRef(Model):
     key: str
 
 
-class ProviderData(BaseModel):
+class ProviderData(Model):
     model_config = ConfigDict(extra="allow")
     code: str | None = None
 
 
-class CreateInstanceBody(BaseModel):
+class CreateInstanceBody(Model):
     """Open Connectors' POST /instances body, with the variants its clients send (SPEC §3)."""
 
     model_config = ConfigDict(extra="allow")
@@ -614,7 +614,7 @@ class CreateInstanceBody(BaseModel):
         return (self.providerData.code if self.providerData else None) or self.code
 
 
-class PatchInstanceBody(BaseModel):
+class PatchInstanceBody(Model):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
@@ -666,7 +666,7 @@ class InstanceAnswer(Answer):
     )
 
 
-class Instance(BaseModel):
+class Instance(Model):
     """An instance as stored, with its secrets already unsealed (never serialized as is)."""
 
     id: int

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from ..dates import check_format, expand_macros, utc_iso, zone
 from ..errors import BadRequest
+from .base import Model
 
 # The Intercom resources the poller knows: how to read them and which fields they carry.
 SEARCHABLE = ("contacts", "conversations", "tickets")
@@ -24,7 +25,7 @@ DEFAULT_RESOURCES = ("contacts", "conversations", "companies", "tickets")
 HUB_ALIASES = {"users": "contacts", "leads": "contacts", "customers": "contacts"}
 
 
-class DatesConfiguration(BaseModel):
+class DatesConfiguration(Model):
     model_config = ConfigDict(extra="ignore")
 
     updatedDateField: str = "updated_at"
@@ -35,7 +36,7 @@ class DatesConfiguration(BaseModel):
     createdDateTimezone: str | None = None
 
 
-class ResourcePoll(BaseModel):
+class ResourcePoll(Model):
     """One entry of event.poller.configuration (Open Connectors' names, values possibly strings)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -77,7 +78,7 @@ class ResourcePoll(BaseModel):
 PollOutcome = Literal["done", "partial", "busy", "skipped", "unauthorized", "unavailable", "failed"]
 
 
-class AuthorizationFailure(BaseModel):
+class AuthorizationFailure(Model):
     """Intercom refused the instance's access token (401): it was revoked; authorize the instance again.
     Kept from the first refusal until a poll that Intercom lets in."""
 
@@ -85,7 +86,7 @@ class AuthorizationFailure(BaseModel):
     message: str
 
 
-class PollerStatus(BaseModel):
+class PollerStatus(Model):
     """The poller's state for a polling instance, as the instance's answer shows it (no secret in it)."""
 
     pollingSince: str | None = Field(None, description="no poll sends a change older than this")
@@ -110,7 +111,7 @@ class PollerStatus(BaseModel):
         return cls.model_validate(values)
 
 
-class Target(BaseModel):
+class Target(Model):
     """The Intercom endpoint a configured url resolves to, with any filters its `where` clause adds."""
 
     resource: str
