@@ -379,3 +379,18 @@ def test_the_callback_client_sends_every_request_through_the_guard(monkeypatch: 
     finally:
         settings.cache_clear()
     assert client.follow_redirects is False
+
+
+def test_only_an_https_origin_loads_the_certificate_store() -> None:
+    # Loading it is tens of milliseconds of a cold start; a plain-HTTP callback never uses it.
+    async def pools() -> tuple[bool, bool]:
+        transport = GuardedTransport()
+        plain = await transport._checkout(("http", "receiver.example.com", 80))
+        after_plain = transport._ssl_context is not None
+        secure = await transport._checkout(("https", "receiver.example.com", 443))
+        after_secure = transport._ssl_context is not None
+        assert plain is not secure  # a pool of its own for each scheme
+        await transport.aclose()
+        return after_plain, after_secure
+
+    assert run(pools()) == (False, True)

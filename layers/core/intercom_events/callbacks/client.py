@@ -109,14 +109,18 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self._allowed_hosts = allowed_hosts
         self._resolve = resolve
-        self._pool_factory = pool_factory or self._http_transport
+        self._pool_factory = pool_factory
         self._limits = limits
         self._max_origins = max_origins
         self._ssl_context: SSLContext | None = None
         self._origins: OrderedDict[tuple[str, str, int], _OriginPool] = OrderedDict()
 
-    def _http_transport(self) -> httpx.AsyncBaseTransport:
-        # One certificate store for every origin, loaded once.
+    def _http_transport(self, scheme: str) -> httpx.AsyncBaseTransport:
+        if scheme != "https":
+            # Loading the certificate store takes tens of milliseconds of a cold start; plain HTTP (allowed
+            # only by ALLOW_HTTP_CALLBACKS) never uses it. An https origin has a pool of its own.
+            return httpx.AsyncHTTPTransport(verify=False, limits=self._limits)
+        # One certificate store for every https origin, loaded once.
         if self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context()
         return httpx.AsyncHTTPTransport(verify=self._ssl_context, limits=self._limits)
@@ -187,7 +191,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         return CallbackHostRefused(reason, request=request)
 
     async def _checkout(self, origin: tuple[str, str, int]) -> _OriginPool:
-        pool = self._origins.pop(origin, None) or _OriginPool(self._pool_factory())
+        pool = self._origins.pop(origin, None)
+        if pool is None:
+            inner = self._pool_factory() if self._pool_factory else self._http_transport(origin[0])
+            pool = _OriginPool(inner)
         self._origins[origin] = pool  # most recently used last
         pool.in_use += 1
         idle = [key for key, other in self._origins.items() if other.in_use == 0]
@@ -222,10 +229,14 @@ async def _close_when_the_loop_ends(loop: asyncio.AbstractEventLoop, client: htt
     (the Lambda container's) keeps the client and its warm connections."""
     try:
         await loop.create_future()  # never resolved: only the loop's end finishes this task
-    finally:
+    except GeneratorExit:
+        # The loop was dropped unclosed (the interpreter exiting): nothing can be awaited any more.
+        raise
+    except BaseException:
         if _clients.get(loop) is client:
             del _clients[loop]
         await client.aclose()
+        raise
 
 
 def callback_client() -> httpx.AsyncClient:
