@@ -40,6 +40,10 @@ class Inputs:
     events_per_polling_callback: int = 10
     webhook_job_kb: float = 3.0  # one notification as a callback job (estimate)
     polling_job_kb: float = 15.0  # ten records with `raw` (estimate; contacts run 1-2 KB each)
+    # The job rides on its event item zlib'd (store/deliveries.py): the sample job compresses to 0.52 of
+    # its size; larger ones, of repeated field names, further (estimate).
+    job_compression: float = 0.4
+    event_item_kb: float = 0.5  # an event's log entry without its job: status, dates, attempt log
     # --- measured here: benchmarks.aws_calls (moto in-process, loopback peers, this machine) -------
     intake_ms_measured: float = 1.9  # webhook intake, warm instance cache: 1 SQS call
     poll_ms_measured: float = 44.4  # one poll, one resource, one page of 25 changes
@@ -183,7 +187,7 @@ def model(i: Inputs) -> Model:
     )
     # Dispatcher: a batch's records run side by side; their CPU does not (one interpreter).
     miss = (i.webhooks_per_second * i.dispatcher_cache_miss_webhook + polling_jobs) / jobs if jobs else 0.0
-    record_calls = 3 + 3 * miss  # claim, keep the job, record; instance, Decrypt, state on a miss
+    record_calls = 2 + 3 * miss  # claim (which keeps the job), record; instance, Decrypt, state on a miss
     batch_seconds = (
         i.dispatcher_ms_per_record * i.batch_size * i.cpu_factor
         + record_calls * i.aws_call_ms
@@ -218,15 +222,20 @@ def model(i: Inputs) -> Model:
         "dynamodb:GetItem": i.webhooks_per_second * i.intake_cache_miss
         + jobs * miss * 2
         + polls * (2 + i.resources_per_instance),
-        "dynamodb:UpdateItem/PutItem/DeleteItem": jobs * 3 + polls * (3 + i.resources_per_instance),
+        "dynamodb:UpdateItem/PutItem/DeleteItem": jobs * 2 + polls * (3 + i.resources_per_instance),
         "dynamodb:Batch*Item [ckpt]": polls * (shape["batch_gets"] + shape["batch_writes"]),
         "kms:Decrypt": i.webhooks_per_second * i.intake_cache_miss + jobs * miss + polls,
         "scheduler:invocations": polls,
     }
-    # Write units. Event log: claim and record each write the event item and its byTime copy
-    # (projection ALL), and the job is kept once for replay (1 WRU per KB).
-    job_wru = i.webhooks_per_second * math.ceil(i.webhook_job_kb) + polling_jobs * math.ceil(i.polling_job_kb)
-    event_log_wru = jobs * 4 + job_wru
+
+    # Write units. Event log: claim and record each write the event item, its compressed job with it, and
+    # its byTime copy (projection ALL): 1 WRU per KB of the item, four times.
+    def event_wru(job_kb: float) -> int:
+        return 4 * math.ceil(i.event_item_kb + job_kb * i.job_compression)
+
+    event_log_wru = i.webhooks_per_second * event_wru(i.webhook_job_kb) + polling_jobs * event_wru(
+        i.polling_job_kb
+    )
     # [ckpt] one seen item per change, the checkpoints, a final cursor save per resource;
     # the lock (put, delete) and the status (update).
     poller_wru = polls * (i.changes_per_poll + shape["checkpoints"] + i.resources_per_instance + 3)

@@ -16,6 +16,8 @@ HAND = Inputs(
     resources_per_instance=1,
     changes_per_poll=0,
     webhook_job_kb=3,
+    job_compression=0.4,
+    event_item_kb=0.5,
     intake_ms_measured=2,
     poll_ms_measured=40,
     cpu_factor=1,
@@ -36,9 +38,9 @@ def test_lambda_time_and_concurrency_per_part() -> None:
     # intake: 2 ms of work + one SendMessage of 10 ms, ten a second
     assert intake.seconds_per_request == pytest.approx(0.012)
     assert intake.concurrency == pytest.approx(0.12)
-    # a batch of ten: 10 records x 10 ms of CPU + 3 sequential calls x 10 ms + the receiver's 100 ms
+    # a batch of ten: 10 records x 10 ms of CPU + 2 sequential calls x 10 ms + the receiver's 100 ms
     assert dispatcher.requests_per_second == pytest.approx(1.0)
-    assert dispatcher.seconds_per_request == pytest.approx(0.23)
+    assert dispatcher.seconds_per_request == pytest.approx(0.22)
     # a quiet poll: 40 ms + 8 calls (6 fixed, cursor read and save) x 10 ms + one Intercom page of 300 ms
     assert poller.seconds_per_request == pytest.approx(0.42)
     assert poller.gb_seconds_per_month == pytest.approx(0.42 * 1 * SECONDS_PER_MONTH)
@@ -46,11 +48,12 @@ def test_lambda_time_and_concurrency_per_part() -> None:
 
 def test_dispatcher_cap_units_and_in_flight() -> None:
     m = model(HAND)
-    assert m.figures["dispatcher_cap_callbacks_per_second"] == pytest.approx(20 * 10 / 0.23)
-    # event log: 4 WRU a callback + 3 for its 3 KB job; poller: cursor save, lock, unlock, status
-    assert m.wru == pytest.approx(10 * 4 + 10 * 3 + 4)
+    assert m.figures["dispatcher_cap_callbacks_per_second"] == pytest.approx(20 * 10 / 0.22)
+    # event log: claim and record, each on the table and the index, of an event whose 3 KB job is
+    # 1.2 KB compressed (0.5 + 1.2 -> 2 KB); poller: cursor save, lock, unlock, status
+    assert m.wru == pytest.approx(10 * 4 * 2 + 4)
     in_flight = next(q for q in m.quotas if q.name.startswith("SQS"))
-    assert in_flight.used == pytest.approx(0.23 * 10 + 10 * 0.01 * 27.6 * 3600)
+    assert in_flight.used == pytest.approx(0.22 * 10 + 10 * 0.01 * 27.6 * 3600)
     assert m.figures["in_flight_fill_hours"] == pytest.approx(120_000 / 0.1 / 3600)
 
 
