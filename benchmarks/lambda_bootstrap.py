@@ -4,7 +4,8 @@
 then `sys.path` as SPEC orders it (the function's code, the layer's python/, the runtime's boto3). Then:
 - "app": imports the function's `app`, calls `lambda_handler(event, context)` on each event in turn;
 - "floor": imports boto3 and makes the calls of a trace that an "app" run recorded (SPEC "record"):
-  the same clients, operations and parameters, and the same non-AWS HTTP requests with urllib.
+  the same clients, operations and parameters, and the same non-AWS HTTP requests with urllib;
+- "imports": imports SPEC's modules in order, timing each (where a cold start's import time goes).
 One JSON line on the file descriptor SPEC names: the answers, the peak RSS, what the import cost.
 Standard library only, imported here before the timer-relevant work: both kinds pay the same for it.
 """
@@ -190,12 +191,27 @@ def peak_rss_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+def run_imports(spec: dict[str, Any], out: dict[str, Any]) -> None:
+    """Imports spec["modules"] in order, each one's time: what each adds to what came before it."""
+    import importlib
+
+    times = []
+    for name in spec["modules"]:
+        before = time.perf_counter()
+        importlib.import_module(name)
+        times.append([name, (time.perf_counter() - before) * 1000])
+    out["imports"] = times
+
+
+MODES = {"app": run_app, "floor": run_floor, "imports": run_imports}
+
+
 def main() -> None:
     with open(sys.argv[1], encoding="utf-8") as file:
         spec = json.load(file)
     sys.path[:0] = spec["sys_path"]
     out: dict[str, Any] = {"mode": spec["mode"]}
-    (run_app if spec["mode"] == "app" else run_floor)(spec, out)
+    MODES[spec["mode"]](spec, out)
     out["maxrss_kb"] = peak_rss_kb()
     out["inside_ms"] = (time.perf_counter() - STARTED) * 1000
     os.write(spec["result_fd"], (json.dumps(out) + "\n").encode())
