@@ -344,14 +344,17 @@ def explain(figure: Figure, breakdown: dict[str, float]) -> None:
     over = figure.value - figure.target * (figure.floor or 0)
     beyond = sum(ms for name, ms in breakdown.items() if name != "boto3")
     own = breakdown["app"] + breakdown[MODELS]
+    details = figure.details
+    first_ms = details["app: in-process ms"] - details["import app ms (inside the process)"]
+    calls_ms = details["floor: in-process ms"] - details["floor: import boto3 ms"]
     libraries = beyond - own
     figure.note += (
         f" Missed by {over:.0f} ms ({figure.ratio:.2f}x against {figure.target:g}x). The process imports "
         f"{beyond:.0f} ms more than boto3 alone; {libraries:.0f} ms of it are the libraries the function is "
         f"built on (Powertools, pydantic, the X-Ray SDK{', httpx' if 'httpx' in breakdown else ''}: see the "
         f"details), {own:.0f} ms the project's own modules (its models {breakdown[MODELS]:.0f}). The "
-        "first request's work after the imports costs about what the floor's clients and calls cost (the "
-        "in-process figures). What is left would take a function built on fewer libraries, or Lambda "
+        f"first request, once imported, took {first_ms:.0f} ms where the floor's clients and calls took "
+        f"{calls_ms:.0f}. What is left would take a function built on fewer libraries, or Lambda "
         "SnapStart (Python 3.12 and later), which restores an environment already past its imports."
     )
 
