@@ -32,7 +32,7 @@ from intercom_events.intercom.signature import hub_signature
 from benchmarks.figures import Figure, emit, median
 from benchmarks.lambda_layout import ROOT, Layout, ensure, spawn
 from local import template as cfn
-from local.aws import DEPLOYED_ONLY, FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, MotoServer, create_resources
+from local.aws import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, MotoServer, create_resources
 from local.intercom import SimulatedIntercom, make_notification
 from local.lambda_runtime import REGION
 from local.queue_worker import sqs_record
@@ -84,16 +84,7 @@ class Bench:
         """The function's variables as template.yaml sets them (Globals and its own), resolved to the
         resources on moto, with what Lambda adds; the secrets and peers are the local ones."""
         settings = cfn.function(function)
-        parameters = cfn.load().get("Parameters", {})
-
-        def lookup(logical_id: str, attribute: str | None) -> str:
-            if attribute is None and logical_id in parameters:
-                return str(parameters[logical_id].get("Default", ""))
-            if cfn.resource_type(logical_id) in DEPLOYED_ONLY:
-                return ""  # the plain secrets below serve instead
-            return self.aws.lookup(logical_id, attribute)
-
-        variables = {name: str(cfn.resolve(value, lookup)) for name, value in settings.variables.items()}
+        variables = self.aws.function_variables(function)
         variables.update(
             AWS_ENDPOINT_URL=self.aws.endpoint_url,
             ORGANIZATION_SECRET=DEFAULT_ORGANIZATION_SECRET,

@@ -217,6 +217,22 @@ class LocalAws:
                     raise cfn.TemplateError(f"{name} differs between functions; the local stack sets it once")
         return found
 
+    def function_variables(self, function: str) -> dict[str, str]:
+        """Every variable one function declares (Globals' and its own), resolved here: a parameter to its
+        default, a deployed-only resource to "" (the local stand-ins serve instead), the rest to ours."""
+        parameters = cfn.load().get("Parameters", {})
+
+        def lookup(logical_id: str, attribute: str | None) -> str:
+            if attribute is None and logical_id in parameters:
+                return str(parameters[logical_id].get("Default", ""))
+            if cfn.resource_type(logical_id) in DEPLOYED_ONLY:
+                return ""
+            return self.lookup(logical_id, attribute)
+
+        return {
+            name: str(cfn.resolve(value, lookup)) for name, value in cfn.function(function).variables.items()
+        }
+
     def environment(self) -> dict[str, str]:
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,

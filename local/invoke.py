@@ -29,7 +29,6 @@ from typing import Any
 from local import REPO_ROOT
 from local import template as cfn
 from local.aws import (
-    DEPLOYED_ONLY,
     FAKE_ACCESS_KEY_ID,
     FAKE_SECRET_ACCESS_KEY,
     LocalAws,
@@ -92,16 +91,7 @@ def docker_problem() -> str | None:
 def env_file_block(function: cfn.FunctionSettings, aws: LocalAws, endpoint_url: str) -> dict[str, str]:
     """Every variable the function declares, as `sam local invoke --env-vars` should set it."""
     sample = json.loads(SAMPLE_ENV_FILE.read_text())
-    parameters = cfn.load().get("Parameters", {})
-
-    def lookup(logical_id: str, attribute: str | None) -> str:
-        if attribute is None and logical_id in parameters:
-            return str(parameters[logical_id].get("Default", ""))
-        if cfn.resource_type(logical_id) in DEPLOYED_ONLY:
-            return ""  # the plain development secrets serve locally
-        return aws.lookup(logical_id, attribute)
-
-    declared = {name: str(cfn.resolve(value, lookup)) for name, value in function.variables.items()}
+    declared = aws.function_variables(function.logical_id)
     for given in (sample.get("Parameters", {}), sample.get(function.logical_id, {})):
         declared.update({name: str(value) for name, value in given.items() if name in declared})
     declared.update(aws.resource_variables(function.logical_id))

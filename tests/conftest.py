@@ -131,6 +131,25 @@ def receiver() -> Iterator[Any]:
     server.stop()
 
 
+def run_python(code: str, *args: str, env: dict[str, str] | None = None, timeout: float = 90) -> list[str]:
+    """`code` in a new process of this interpreter, from the repository's root (a new Lambda sandbox:
+    nothing imported yet): its stdout's lines, once it has exited cleanly."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(  # noqa: S603 - this interpreter, on this repository's code
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout.splitlines()
+
+
 def invoke(module: ModuleType, event: dict[str, Any], function: str = "test") -> Any:
     """Invoke a handler as the Lambda runtime would: event and answer through JSON, a real context."""
     from local.lambda_runtime import LocalFunction

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from typing import Any
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_python
 
 OPENAPI_MODELS = "aws_lambda_powertools.event_handler.openapi.models"
 MANAGEMENT_ROUTES = "intercom_events.api.instances"
@@ -59,18 +57,8 @@ with mock_aws():
 
 
 def sandbox() -> dict[str, dict[str, Any]]:
-    run = subprocess.run(  # noqa: S603 - this interpreter, on this repository's code
-        [sys.executable, "-c", SANDBOX, MARK, *WATCHED],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    stages = [
-        json.loads(line.removeprefix(MARK)) for line in run.stdout.splitlines() if line.startswith(MARK)
-    ]
+    lines = run_python(SANDBOX, MARK, *WATCHED)
+    stages = [json.loads(line.removeprefix(MARK)) for line in lines if line.startswith(MARK)]
     return {stage.pop("stage"): stage for stage in stages}
 
 
@@ -94,7 +82,7 @@ import sys
 
 from aws_xray_sdk.core.patcher import _PATCHED_MODULES
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_python
 
 function = sys.argv[1]
 sys.path.insert(0, str(ROOT / "functions" / function))
@@ -113,17 +101,7 @@ def traced(function: str) -> list[str]:
         "POWERTOOLS_TRACE_DISABLED": "false",
         "LAMBDA_TASK_ROOT": str(ROOT / "functions" / function),  # Powertools traces only on Lambda
     }
-    run = subprocess.run(  # noqa: S603 - this interpreter, on this repository's code
-        [sys.executable, "-c", TRACED, function],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return [line for line in run.stdout.splitlines() if line.startswith(function)]
+    return [line for line in run_python(TRACED, function, env=environment) if line.startswith(function)]
 
 
 def test_x_ray_traces_the_aws_and_httpx_calls_each_function_makes(base_env: None) -> None:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_python
 
 MARK = "delivered:"
 # The instance made below the API, so only the dispatcher's code is loaded; ten jobs in one batch to a
@@ -66,17 +64,7 @@ def test_a_traced_dispatcher_delivers_a_batch_of_concurrent_callbacks_once_each(
         "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
         "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
     }
-    run = subprocess.run(  # noqa: S603 - this interpreter, on this repository's code
-        [sys.executable, "-c", SANDBOX, MARK],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    line = next(line for line in run.stdout.splitlines() if line.startswith(MARK))
+    line = next(line for line in run_python(SANDBOX, MARK, env=environment) if line.startswith(MARK))
     outcome = json.loads(line.removeprefix(MARK))
     assert outcome["answer"] == {"batchItemFailures": []}
     assert sorted(outcome["received"]) == sorted(outcome["sent"])
