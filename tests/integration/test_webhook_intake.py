@@ -298,3 +298,38 @@ def test_a_notification_nested_up_to_the_limit_is_accepted(api, aws, instance):
     assert (status, answer) == (200, {"status": "accepted", "events": 1})
     [job] = queued(aws)
     assert job["raw"] == json.loads(body)
+
+
+def test_a_warm_webhook_makes_one_aws_call_its_send(api, aws, instance, monkeypatch):
+    # The instance is cached between webhooks: once warm, each costs its SendMessage and nothing else
+    # (make bench counts the same over thousands; this is the small version).
+    from intercom_events.config import settings
+    from intercom_events.store.aws import client
+
+    monkeypatch.setenv("INSTANCE_CACHE_SECONDS", "300")
+    settings.cache_clear()
+    template = load_event("api/webhook_contact_created.json")
+    notification = json.loads(template["body"])
+
+    def webhook(number: int) -> dict[str, Any]:
+        return signed(template, json.dumps({**notification, "id": f"notif_{number}"}).encode())
+
+    assert http_answer(api, webhook(0))[0] == 200  # cold: reads the instance and unseals its secrets
+    calls: list[str] = []
+
+    def made(model: Any, **_: Any) -> None:
+        calls.append(f"{model.service_model.service_name}:{model.name}")
+
+    for service in ("sqs", "dynamodb", "kms", "s3"):
+        client(service).meta.events.register("before-call", made)
+    try:
+        answers = [http_answer(api, webhook(number))[0] for number in range(1, 21)]
+    finally:
+        for service in ("sqs", "dynamodb", "kms", "s3"):
+            client(service).meta.events.unregister("before-call", made)
+    assert answers == [200] * 20
+    assert calls == ["sqs:SendMessage"] * 20
+    depth = aws.client("sqs").get_queue_attributes(
+        QueueUrl=aws.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    assert depth["Attributes"]["ApproximateNumberOfMessages"] == "21"  # every job is on the queue
