@@ -12,14 +12,13 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 
 from .. import json_body
 from ..config import settings
 from ..errors import BadRequest, NotFound, Unauthorized
 from ..intercom.signature import verify_hub_signature
 from ..intercom.topics import normalize
-from ..models.instance import Instance, InstanceConfig
+from ..models.instance import Instance
 from ..observability import MetricUnit, logger, metrics
 from ..store import queue
 from ..ttl_cache import TtlCache
@@ -30,23 +29,7 @@ from .jobs import make_jobs
 MAX_NAME_LENGTH = 255
 
 
-@dataclass(frozen=True)
-class _Known:
-    """An instance as cached between webhooks, its configuration read into its typed view once, on
-    first use (reading it per webhook cost more than the rest of the verification)."""
-
-    instance: Instance
-
-    @cached_property
-    def config(self) -> InstanceConfig:
-        return self.instance.config
-
-
-def _load(instance_id: int) -> _Known:
-    return _Known(instances.for_webhook(instance_id))
-
-
-_instances: TtlCache[int, _Known] = TtlCache(lambda: settings().instance_cache_seconds)
+_instances: TtlCache[int, Instance] = TtlCache(lambda: settings().instance_cache_seconds)
 
 
 @dataclass(frozen=True)
@@ -68,7 +51,7 @@ def decode_instance_id(encoded: str) -> int:
 
 def check_url(encoded: str) -> None:
     """HEAD/GET on the webhook URL: Intercom checks it before saving; answer 200 for a live instance."""
-    _instances.get_or_load(decode_instance_id(encoded), _load)
+    _instances.get_or_load(decode_instance_id(encoded), instances.for_webhook)
 
 
 def accept(encoded: str, body: bytes, signature: str | None) -> IntakeResult:
@@ -76,8 +59,8 @@ def accept(encoded: str, body: bytes, signature: str | None) -> IntakeResult:
     logger.append_keys(instance_id=instance_id)
     metrics.add_metric(name="WebhooksReceived", unit=MetricUnit.Count, value=1)
     try:
-        known = _instances.get_or_load(instance_id, _load)
-        instance, config = known.instance, known.config
+        instance = _instances.get_or_load(instance_id, instances.for_webhook)
+        config = instance.config
         if not verify_hub_signature(body, signature, config.oauth_api_secret or ""):
             raise Unauthorized("Invalid or missing X-Hub-Signature")
         notification = _parse(body)

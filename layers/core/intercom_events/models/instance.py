@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -687,10 +688,17 @@ class Instance(Model):
         # Saved before keys were made canonical, a key may be stored under another spelling.
         return stored_keys(value) if isinstance(value, Mapping) else value
 
+    # The typed view, read once per configuration: a cached instance serves many webhooks and callbacks,
+    # each reading `config` several times, and reading it cost more than the rest of a webhook's checks.
+    # Kept with the dict it was read from, so a copy given another configuration reads its own.
+    _config: tuple[dict[str, Any], InstanceConfig] | None = PrivateAttr(default=None)
+
     @property
     def config(self) -> InstanceConfig:
         """The configuration read into its typed view (the deployment's are `config.settings()`)."""
-        return parse_config(self.configuration)
+        if self._config is None or self._config[0] is not self.configuration:
+            self._config = (self.configuration, parse_config(self.configuration))
+        return self._config[1]
 
     def public_configuration(self) -> dict[str, Any]:
         return {
